@@ -1,0 +1,243 @@
+"""The ``evoface evolve`` workflow: run the pixel GA from uniform noise into a run directory, resumably."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from deap import tools
+from tqdm import tqdm
+
+from evoface import rng as rng_state
+from evoface.checkpoints import load_checkpoint, save_atomic
+from evoface.errors import InputError
+from evoface.ga import evaluate_invalid, next_generation, population_arrays
+from evoface.interrupts import StopRequest
+from evoface.plots import image_grid, plot_series, save_png
+from evoface.rundir import RunDir
+from evoface.scoring import BatchScorer
+from evoface.timelapse import write_timelapse
+from evoface.toolbox import SELECTIONS, as_individuals, build_toolbox
+from neural.devices import resolve_device
+from neural.faceness_store import load_faceness
+
+KIND = "evolve"
+DIVERSITY_STRIDE = 7  # diversity is measured on every 7th gene: cheap, and unbiased for the mean
+
+
+@dataclass
+class EvolveConfig:
+    """Every parameter of one ``evoface evolve`` run."""
+
+    out: str
+    fitness: str | None = None          # faceness checkpoint; None = the shipped default
+    size: int | None = None             # image side; None = the fitness model's, else it must match
+    mu: int = 100
+    q: int = 20
+    selection: str = "truncation"
+    truncation: int | None = None       # parents are drawn from this many best; None = q
+    tournsize: int = 3
+    cxpb: float = 1.0
+    sigma: float = 0.5                  # crossover cut ~ N(L/2, (sigma*L)^2)
+    indpb: float = 0.001
+    generations: int | None = None      # total generations (a stopping rule)
+    time_limit: float | None = None     # seconds for this invocation (a stopping rule)
+    target_fitness: float | None = None  # stop once the best reaches this (a stopping rule)
+    checkpoint_every: int = 500
+    snapshot_every: int = 100
+    detector_every: int = 0             # run the independent face detector on the best image every N generations
+    top_k: int = 16
+    device: str = "auto"
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.mu < 2:
+            raise InputError(f"--mu must be at least 2, got {self.mu}")
+        if not 0 <= self.q < self.mu:
+            raise InputError(f"--q must be in [0, mu) = [0, {self.mu}), got {self.q}")
+        for name in ("cxpb", "indpb"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise InputError(f"--{name} must be a probability in [0, 1], got {getattr(self, name)}")
+        if self.selection not in SELECTIONS:
+            raise InputError(f"--selection must be one of {', '.join(SELECTIONS)}")
+        if self.truncation is not None and not 1 <= self.truncation <= self.mu:
+            raise InputError(f"--truncation must be in [1, mu], got {self.truncation}")
+        if self.sigma <= 0:
+            raise InputError(f"--sigma must be positive, got {self.sigma}")
+        if min(self.checkpoint_every, self.snapshot_every) < 1 or self.detector_every < 0:
+            raise InputError("--checkpoint-every and --snapshot-every must be >= 1, --detector-every >= 0")
+        if self.generations is None and self.time_limit is None and self.target_fitness is None:
+            raise InputError("give a stopping rule: --generations, --time-limit or --target-fitness")
+
+
+@dataclass
+class Evolution:
+    """The live state of a run: population, hall of fame, generation, and the numpy generator."""
+
+    population: list
+    hall_of_fame: tools.HallOfFame
+    generation: int
+    rng: np.random.Generator
+
+    def checkpoint(self, config: EvolveConfig, elapsed: float) -> dict[str, Any]:
+        genes, fitness = population_arrays(self.population)
+        hof_genes, hof_fitness = population_arrays(list(self.hall_of_fame))
+        return {"kind": KIND, "generation": self.generation, "genes": torch.from_numpy(genes),
+                "fitness": torch.from_numpy(fitness), "hof_genes": torch.from_numpy(hof_genes),
+                "hof_fitness": torch.from_numpy(hof_fitness), "rng": rng_state.capture(self.rng),
+                "elapsed": elapsed, "config": dataclasses.asdict(config)}
+
+
+def _hall_of_fame(size: int) -> tools.HallOfFame:
+    return tools.HallOfFame(size, similar=np.array_equal)
+
+
+def restore_evolution(ckpt: dict[str, Any], top_k: int) -> Evolution:
+    rng = np.random.default_rng()
+    rng_state.restore(ckpt["rng"], rng)
+    population = as_individuals(ckpt["genes"].numpy().copy(), ckpt["fitness"].numpy())
+    hof = _hall_of_fame(top_k)
+    hof.update(as_individuals(ckpt["hof_genes"].numpy().copy(), ckpt["hof_fitness"].numpy()))
+    return Evolution(population, hof, ckpt["generation"], rng)
+
+
+def _metrics_row(evolution: Evolution, started: float, start_generation: int) -> dict[str, Any]:
+    fitness = np.array([ind.fitness.values[0] for ind in evolution.population])
+    genes = np.stack(evolution.population)[:, ::DIVERSITY_STRIDE]
+    seconds = max(time.perf_counter() - started, 1e-9)
+    return {"generation": evolution.generation, "max": float(fitness.max()), "mean": float(fitness.mean()),
+            "min": float(fitness.min()), "std": float(fitness.std()),
+            "diversity": float(genes.std(axis=0).mean()),
+            "generations_per_s": (evolution.generation - start_generation) / seconds}
+
+
+class EvolveRun:
+    """Owns the run directory, the scorer and the evolution; ``run()`` evolves until a stopping rule fires."""
+
+    def __init__(self, config: EvolveConfig, resume: bool):
+        config.validate()
+        self.config = config
+        self.run = RunDir(config.out)
+        if not resume and self.run.config_path.exists():
+            raise InputError(f"{self.run.path} already holds a run: pass --resume {self.run.path} to continue it, "
+                             f"or choose a new --out")
+        self.model = load_faceness(config.fitness)
+        self.size = self.model.config.size
+        if config.size is not None and config.size != self.size:
+            raise InputError(f"--size {config.size} does not match the fitness model, which scores "
+                             f"{self.size}px images")
+        self.scorer = BatchScorer(self.model, resolve_device(config.device))
+        self.last_checkpoint = self.run.checkpoints / "last.pt"
+        self.elapsed = 0.0
+        if resume:
+            ckpt = load_checkpoint(self.last_checkpoint, KIND)
+            self.evolution = restore_evolution(ckpt, config.top_k)
+            self.elapsed = ckpt["elapsed"]
+            if self.evolution.population[0].shape[0] != self.scorer.genome_length:
+                raise InputError(f"the run's images do not match the {self.size}px fitness model")
+            self.run.truncate_metrics("generation", self.evolution.generation)
+        else:
+            rng = rng_state.seed_everything(config.seed)
+            self.evolution = Evolution([], _hall_of_fame(config.top_k), 0, rng)
+        self.toolbox = build_toolbox(self.scorer, self.evolution.rng, sigma=config.sigma, indpb=config.indpb,
+                                     selection=config.selection, truncation=config.truncation or max(config.q, 2),
+                                     tournsize=config.tournsize)
+        if not resume:
+            self.evolution.population = self.toolbox.population(config.mu, self.scorer.genome_length)
+            evaluate_invalid(self.evolution.population, self.toolbox)
+            self.evolution.hall_of_fame.update(self.evolution.population)
+            self.run.write_config(config)
+
+    def image(self, individual: np.ndarray) -> np.ndarray:
+        return np.asarray(individual).reshape(self.size, self.size, 3)
+
+    def _snapshot(self) -> None:
+        best = self.evolution.hall_of_fame[0]
+        save_png(image_grid(self.image(best)[None], scale=4, pad=0),
+                 self.run.samples / f"best_{self.evolution.generation:07d}.png")
+
+    def _detector_column(self, row: dict[str, Any]) -> None:
+        from neural.face_detector import detect_faces
+
+        row["best_face_detected"] = bool(detect_faces(self.image(self.evolution.hall_of_fame[0])[None])[0])
+
+    def _save(self, started: float) -> None:
+        save_atomic(self.evolution.checkpoint(self.config, self.elapsed + time.perf_counter() - started),
+                    self.last_checkpoint)
+
+    def _should_stop(self, started: float) -> str | None:
+        config, evolution = self.config, self.evolution
+        if config.generations is not None and evolution.generation >= config.generations:
+            return f"reached {config.generations} generations"
+        if config.time_limit is not None and time.perf_counter() - started >= config.time_limit:
+            return f"time limit of {config.time_limit:g}s reached"
+        if config.target_fitness is not None and evolution.hall_of_fame[0].fitness.values[0] >= config.target_fitness:
+            return f"target fitness {config.target_fitness:g} reached"
+        return None
+
+    def run_until_stop(self) -> dict[str, Any]:
+        config, evolution, toolbox = self.config, self.evolution, self.toolbox
+        started = time.perf_counter()
+        start_generation = evolution.generation
+        rows: list[dict[str, Any]] = []
+        if evolution.generation == 0:
+            self._snapshot()
+        bar = tqdm(total=config.generations, initial=evolution.generation, desc="evolve", unit="gen", disable=None)
+        reason = None
+        with StopRequest() as stop:
+            while True:
+                reason = self._should_stop(started) or ("interrupted" if stop else None)
+                if reason:
+                    break
+                evolution.population = next_generation(evolution.population, toolbox, config.q, config.cxpb)
+                evolution.hall_of_fame.update(evolution.population)
+                evolution.generation += 1
+                row = _metrics_row(evolution, started, start_generation)
+                if config.detector_every and evolution.generation % config.detector_every == 0:
+                    self._detector_column(row)
+                rows.append(row)
+                bar.update(1)
+                if evolution.generation % 20 == 0:
+                    bar.set_postfix(best=f"{row['max']:.4f}", mean=f"{row['mean']:.3f}")
+                if evolution.generation % config.snapshot_every == 0:
+                    self._snapshot()
+                if evolution.generation % config.checkpoint_every == 0:
+                    self.run.append_metrics(rows)
+                    rows = []
+                    self._save(started)
+        bar.close()
+        self.run.append_metrics(rows)
+        self._save(started)
+        self._snapshot()
+        return {"reason": reason, **self.write_outputs()}
+
+    def write_outputs(self) -> dict[str, Any]:
+        """Final grid of the hall of fame, fitness curve, timelapse GIF; returns a summary."""
+        evolution = self.evolution
+        top = np.stack([self.image(ind) for ind in evolution.hall_of_fame])
+        grid = save_png(image_grid(top, scale=3), self.run.path / "top_grid.png")
+        rows = self.run.read_metrics()
+        plot_series(rows, "generation", ["max", "mean", "min"], self.run.plots / "fitness.png",
+                    "evolve: faceness of the population", "faceness")
+        gif = write_timelapse(sorted(self.run.samples.glob("best_*.png")), self.run.path / "timelapse.gif")
+        best = evolution.hall_of_fame[0].fitness.values[0]
+        return {"generation": evolution.generation, "best_fitness": best, "grid": str(grid), "gif": str(gif),
+                "run": str(self.run.path)}
+
+
+def evolve(config: EvolveConfig, resume: bool = False) -> dict[str, Any]:
+    """Start or resume an evolve run; returns why it stopped and where its outputs are."""
+    return EvolveRun(config, resume).run_until_stop()
+
+
+def resume_config(run_dir: str | Path, **overrides: Any) -> EvolveConfig:
+    """The stored config of a run, with new stopping rules (or other non-None overrides) applied."""
+    config = RunDir(run_dir, create=False).read_config(EvolveConfig)
+    config.out = str(run_dir)
+    return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+

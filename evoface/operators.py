@@ -1,0 +1,92 @@
+"""Genetic operators on flattened uint8 images: normal-point crossover, numba reset mutation, truncation selection.
+
+Each is a plain function registered on a DEAP toolbox with its parameters (see ``evoface.toolbox``).
+"""
+
+from __future__ import annotations
+
+import random
+
+import numba
+import numpy as np
+from deap import tools
+
+# splitmix64 constants (Steele, Lea & Flood 2014)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+PARALLEL_MIN_MUTATIONS = 200_000  # below this many expected resets per call, threads cost more than they save
+
+
+def cx_normal_point(ind1: np.ndarray, ind2: np.ndarray, sigma: float, rng: np.random.Generator):
+    """Single-point crossover with the cut drawn from N(L/2, (sigma*L)^2), rounded and clamped to [0, L].
+
+    Swaps the genes before the cut in place (copying the slices, as numpy individuals need).
+    """
+    length = len(ind1)
+    cut = int(min(max(round(rng.normal(length / 2, sigma * length)), 0), length))
+    ind1[:cut], ind2[:cut] = ind2[:cut].copy(), ind1[:cut].copy()
+    return ind1, ind2
+
+
+def _splitmix_next(state):
+    state = state + _GOLDEN
+    z = state
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return state, z ^ (z >> np.uint64(31))
+
+
+def _mutate_rows(block, indpb, seed):
+    """Reset each gene of the (n, L) uint8 block, with probability indpb, to a uniform value in 0..255.
+
+    Row i draws from its own splitmix64 stream, started at the hash of seed + i, so the result does not depend on
+    thread scheduling. Positions are found by geometric gaps, so the cost is proportional to the number of resets.
+    Returns the number of resets.
+    """
+    n, length = block.shape
+    counts = np.zeros(n, np.int64)
+    if indpb <= 0.0:
+        return 0
+    log_keep = np.log1p(-indpb) if indpb < 1.0 else -np.inf
+    for i in numba.prange(n):
+        _, state = _splitmix_next(np.uint64(seed) + np.uint64(i))  # hashed start: rows never share a stream
+        pos = -1
+        while True:
+            state, z = _splitmix_next(state)
+            u = (np.float64(z >> np.uint64(11)) + 1.0) * (1.0 / 9007199254740992.0)  # (0, 1]
+            gap = 0 if indpb >= 1.0 else int(np.floor(np.log(u) / log_keep))
+            pos += gap + 1
+            if pos >= length:
+                break
+            state, z = _splitmix_next(state)
+            block[i, pos] = np.uint8(z >> np.uint64(56))
+            counts[i] += 1
+    return counts.sum()
+
+
+_splitmix_next = numba.njit(inline="always")(_splitmix_next)
+mutate_rows_serial = numba.njit(cache=True)(_mutate_rows)
+mutate_rows_parallel = numba.njit(cache=True, parallel=True)(_mutate_rows)
+
+
+def mut_uniform_reset_block(block: np.ndarray, indpb: float, rng: np.random.Generator) -> int:
+    """Mutate a whole (n, L) uint8 offspring block in place in one compiled call; threads only where they pay."""
+    seed = int(rng.integers(0, 2**63))
+    expected = block.size * indpb
+    kernel = mutate_rows_parallel if expected >= PARALLEL_MIN_MUTATIONS else mutate_rows_serial
+    return int(kernel(block, float(indpb), seed))
+
+
+def mut_uniform_reset_numpy(block: np.ndarray, indpb: float, rng: np.random.Generator) -> int:
+    """The same operator in plain numpy (one uniform draw per gene): the reference the benchmark compares with."""
+    mask = rng.random(block.shape) < indpb
+    count = int(mask.sum())
+    block[mask] = rng.integers(0, 256, count, dtype=np.uint8)
+    return count
+
+
+def sel_truncation(individuals, k: int, top: int):
+    """Pick k parents uniformly at random (python's ``random``) from the ``top`` best individuals."""
+    best = tools.selBest(individuals, top)
+    return [random.choice(best) for _ in range(k)]

@@ -1,0 +1,1 @@
+"""Datasets, noising and loaders for the faceness regressor and the generative baselines."""

@@ -1,0 +1,147 @@
+"""Property-based tests of the genetic operators, and the numba kernel against a plain-Python reference."""
+
+import math
+import random
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from evoface.ga import next_generation
+from evoface.operators import (cx_normal_point, mut_uniform_reset_block, mut_uniform_reset_numpy,
+                               mutate_rows_parallel, mutate_rows_serial, sel_truncation)
+from evoface.toolbox import as_individuals, build_toolbox
+
+MASK = 2**64 - 1
+GOLDEN, MIX1, MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+
+
+def splitmix(state):
+    state = (state + GOLDEN) & MASK
+    z = state
+    z = ((z ^ (z >> 30)) * MIX1) & MASK
+    z = ((z ^ (z >> 27)) * MIX2) & MASK
+    return state, z ^ (z >> 31)
+
+
+def reference_mutation(block, indpb, seed):
+    """Plain-Python version of the kernel's algorithm: geometric gaps on per-row splitmix64 streams."""
+    block = block.copy()
+    if indpb <= 0.0:
+        return block
+    n, length = block.shape
+    for i in range(n):
+        _, state = splitmix((seed + i) & MASK)
+        pos = -1
+        while True:
+            state, z = splitmix(state)
+            u = ((z >> 11) + 1.0) * (1.0 / 2**53)
+            gap = 0 if indpb >= 1.0 else math.floor(math.log(u) / math.log1p(-indpb))
+            pos += gap + 1
+            if pos >= length:
+                break
+            state, z = splitmix(state)
+            block[i, pos] = z >> 56
+    return block
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 300), st.sampled_from([0.0, 0.01, 0.2, 0.9, 1.0]),
+       st.integers(0, 2**63 - 1))
+def test_numba_kernels_match_the_reference(n, length, indpb, seed):
+    block = np.random.default_rng(seed % 1000).integers(0, 256, (n, length), dtype=np.uint8)
+    expected = reference_mutation(block, indpb, seed)
+    for kernel in (mutate_rows_serial, mutate_rows_parallel):
+        got = block.copy()
+        kernel(got, indpb, seed)
+        assert np.array_equal(got, expected)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.sampled_from([0.001, 0.01, 0.1, 0.5]), st.integers(0, 1000))
+def test_mutated_share_is_close_to_indpb(indpb, seed):
+    block = np.zeros((100, 3000), np.uint8)
+    resets = mut_uniform_reset_block(block, indpb, np.random.default_rng(seed))
+    n = block.size
+    assert abs(resets - n * indpb) < 5 * math.sqrt(n * indpb * (1 - indpb)) + 1
+    # a reset keeps the old value 0 with probability 1/256
+    assert (block != 0).sum() <= resets and (block != 0).sum() >= resets * 0.98 - 5
+
+
+def test_numpy_reference_operator_has_the_same_statistics():
+    block = np.zeros((100, 3000), np.uint8)
+    resets = mut_uniform_reset_numpy(block, 0.05, np.random.default_rng(0))
+    assert abs(resets / block.size - 0.05) < 0.003
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(2, 500), st.floats(0.01, 2.0), st.integers(0, 10**6))
+def test_crossover_children_take_each_gene_from_one_parent_at_the_same_position(length, sigma, seed):
+    rng = np.random.default_rng(seed)
+    a0 = rng.integers(0, 128, length).astype(np.uint8)
+    b0 = rng.integers(128, 256, length).astype(np.uint8)  # disjoint values: every gene's origin is visible
+    a, b = a0.copy(), b0.copy()
+    cx_normal_point(a, b, sigma, rng)
+    cut = int(np.sum(a >= 128))  # genes of b in child a form a prefix
+    assert np.array_equal(a[:cut], b0[:cut]) and np.array_equal(a[cut:], a0[cut:])
+    assert np.array_equal(b[:cut], a0[:cut]) and np.array_equal(b[cut:], b0[cut:])
+
+
+def test_crossover_cuts_centre_on_the_middle():
+    rng = np.random.default_rng(0)
+    cuts = []
+    for _ in range(2000):
+        a, b = np.zeros(1000, np.uint8), np.ones(1000, np.uint8)
+        cx_normal_point(a, b, 0.1, rng)
+        cuts.append(int(a.sum()))
+    assert abs(np.mean(cuts) - 500) < 10 and abs(np.std(cuts) - 100) < 10
+
+
+def brightness_toolbox(rng, indpb=0.01, selection="truncation"):
+    return build_toolbox(lambda genes: genes.mean(axis=1) / 255.0, rng, sigma=0.5, indpb=indpb,
+                         selection=selection, truncation=5, tournsize=3)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(4, 30), st.data())
+def test_elites_survive_unchanged_and_best_never_drops(mu, data):
+    q = data.draw(st.integers(1, mu - 1))
+    seed = data.draw(st.integers(0, 1000))
+    random.seed(seed)
+    rng = np.random.default_rng(seed)
+    toolbox = brightness_toolbox(rng, selection=data.draw(st.sampled_from(["truncation", "tournament"])))
+    population = toolbox.population(mu, 64)
+    for ind, fit in zip(population, toolbox.evaluate(population)):
+        ind.fitness.values = fit
+    best = max(ind.fitness.values[0] for ind in population)
+    for _ in range(5):
+        elites = sorted(population, key=lambda ind: ind.fitness, reverse=True)[:q]
+        elite_genes = [np.array(e) for e in elites]
+        population = next_generation(population, toolbox, q, cxpb=1.0)
+        assert len(population) == mu
+        for elite in elite_genes:
+            assert any(np.array_equal(elite, ind) for ind in population)
+        new_best = max(ind.fitness.values[0] for ind in population)
+        assert new_best >= best
+        best = new_best
+        assert all(ind.fitness.valid for ind in population)
+
+
+def test_truncation_selection_draws_only_from_the_best():
+    genes = np.arange(20, dtype=np.uint8).reshape(20, 1).repeat(4, axis=1)
+    population = as_individuals(genes, fitness=np.arange(20, dtype=float))
+    picked = sel_truncation(population, 200, top=5)
+    assert {int(ind[0]) for ind in picked} == {15, 16, 17, 18, 19}
+
+
+def test_the_ga_raises_a_simple_fitness():
+    random.seed(0)
+    rng = np.random.default_rng(0)
+    toolbox = brightness_toolbox(rng, indpb=0.02)
+    population = toolbox.population(30, 200)
+    for ind, fit in zip(population, toolbox.evaluate(population)):
+        ind.fitness.values = fit
+    start = max(ind.fitness.values[0] for ind in population)
+    for _ in range(60):
+        population = next_generation(population, toolbox, 6, cxpb=1.0)
+    assert max(ind.fitness.values[0] for ind in population) > start + 0.1
