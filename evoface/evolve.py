@@ -27,7 +27,7 @@ from neural.devices import resolve_device
 from neural.faceness_store import load_faceness
 
 KIND = "evolve"
-DIVERSITY_STRIDE = 7  # diversity is measured on every 7th gene: cheap, and unbiased for the mean
+DIVERSITY_STRIDE = 29  # diversity is measured on every 29th gene: cheap, and unbiased for the mean
 
 
 @dataclass
@@ -153,20 +153,26 @@ class EvolveRun:
             self.evolution.hall_of_fame.update(self.evolution.population)
             self.run.write_config(config)
 
+    def _sync_hall_of_fame(self) -> tools.HallOfFame:
+        """Bring the hall of fame up to date from the population's best top_k and return it."""
+        self.evolution.hall_of_fame.update(tools.selBest(self.evolution.population, self.config.top_k))
+        return self.evolution.hall_of_fame
+
     def image(self, individual: np.ndarray) -> np.ndarray:
         return np.asarray(individual).reshape(self.size, self.size, 3)
 
     def _snapshot(self) -> None:
-        best = self.evolution.hall_of_fame[0]
+        best = self._sync_hall_of_fame()[0]
         save_png(image_grid(self.image(best)[None], scale=4, pad=0),
                  self.run.samples / f"best_{self.evolution.generation:07d}.png")
 
     def _detector_column(self, row: dict[str, Any]) -> None:
         from neural.face_detector import detect_faces
 
-        row["best_face_detected"] = bool(detect_faces(self.image(self.evolution.hall_of_fame[0])[None])[0])
+        row["best_face_detected"] = bool(detect_faces(self.image(self._sync_hall_of_fame()[0])[None])[0])
 
     def _save(self, started: float) -> None:
+        self._sync_hall_of_fame()
         save_atomic(self.evolution.checkpoint(self.config, self.elapsed + time.perf_counter() - started),
                     self.last_checkpoint)
 
@@ -176,7 +182,8 @@ class EvolveRun:
             return f"reached {config.generations} generations"
         if config.time_limit is not None and time.perf_counter() - started >= config.time_limit:
             return f"time limit of {config.time_limit:g}s reached"
-        if config.target_fitness is not None and evolution.hall_of_fame[0].fitness.values[0] >= config.target_fitness:
+        if config.target_fitness is not None and max(ind.fitness.values[0] for ind in evolution.population) \
+                >= config.target_fitness:
             return f"target fitness {config.target_fitness:g} reached"
         return None
 
@@ -195,7 +202,8 @@ class EvolveRun:
                 if reason:
                     break
                 evolution.population = next_generation(evolution.population, toolbox, config.q, config.cxpb)
-                evolution.hall_of_fame.update(evolution.population)
+                if config.q < config.top_k:  # otherwise elitism keeps the best top_k: sync when read
+                    self._sync_hall_of_fame()
                 evolution.generation += 1
                 row = _metrics_row(evolution, started, start_generation)
                 if config.detector_every and evolution.generation % config.detector_every == 0:
@@ -219,7 +227,7 @@ class EvolveRun:
     def write_outputs(self) -> dict[str, Any]:
         """Final grid of the hall of fame, fitness curve, timelapse GIF; returns a summary."""
         evolution = self.evolution
-        top = np.stack([self.image(ind) for ind in evolution.hall_of_fame])
+        top = np.stack([self.image(ind) for ind in self._sync_hall_of_fame()])
         grid = save_png(image_grid(top, scale=3), self.run.path / "top_grid.png")
         rows = self.run.read_metrics()
         plot_series(rows, "generation", ["max", "mean", "min"], self.run.plots / "fitness.png",

@@ -43,8 +43,14 @@ class FacenessNet(nn.Module):
                                   nn.LeakyReLU(0.2, inplace=True), nn.Linear(config.hidden, 1))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = images.float() / 255.0 if images.dtype == torch.uint8 else images
-        x = self.head(self.pool(self.features(x * 2.0 - 1.0)))
+        if images.dtype == torch.uint8:
+            x = images.float().mul_(2.0 / 255.0).sub_(1.0)  # in place on the fresh float copy
+        else:
+            x = images * 2.0 - 1.0
+        x = self.features(x)
+        if x.shape[-2:] != (4, 4):  # at 64 px the map is 4x4 already; the pool would only cost time
+            x = self.pool(x)
+        x = self.head(x)
         return torch.sigmoid(x).squeeze(1)
 
 

@@ -145,3 +145,16 @@ def test_the_ga_raises_a_simple_fitness():
     for _ in range(60):
         population = next_generation(population, toolbox, 6, cxpb=1.0)
     assert max(ind.fitness.values[0] for ind in population) > start + 0.1
+
+
+def test_fused_inference_model_matches_the_trained_model():
+    import torch
+
+    from evoface.scoring import BatchScorer
+    from neural.faceness_store import load_faceness, score_images
+
+    model = load_faceness()
+    genes = np.random.default_rng(0).integers(0, 256, (10, 64 * 64 * 3), dtype=np.uint8)
+    fused_scores = BatchScorer(model, torch.device("cpu"))(genes)
+    images = torch.from_numpy(genes).view(10, 64, 64, 3).permute(0, 3, 1, 2)
+    assert np.allclose(fused_scores, score_images(model, images).numpy(), atol=1e-5)
