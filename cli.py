@@ -64,7 +64,7 @@ def evoface():
               help="Strength of random perspective (0 = off).")
 @click.option("--init", type=click.Path(), help="Start from this faceness checkpoint instead of random weights.")
 @click.option("--refine", multiple=True, metavar="RUN",
-              help="Evolve run directory whose images are added as non-faces (repeatable); implies --init.")
+              help="Evolve run whose final images are added as non-faces (repeatable); fine-tunes the model it used.")
 @click.option("--download", is_flag=True, help="Allow torchvision:NAME sources to download their data.")
 @click.option("--torchvision-root", default="data", show_default=True, help="Where torchvision:NAME data lives.")
 @DEVICE
@@ -84,10 +84,10 @@ def train_fitness_command(resume_dir, refine, **options):
             raise InputError("give at least one --faces and one --negatives source")
         options["faces"], options["negatives"] = list(options["faces"]), list(options["negatives"])
         if refine:
-            from evoface.refinement import refinement_negatives
+            from evoface.refinement import refinement_init, refinement_negatives
 
             options["extra_negatives"] = refinement_negatives(refine)
-            options["init"] = options["init"] or None
+            options["init"] = options["init"] or refinement_init(refine)
         best = train_fitness(FitnessTrainConfig(**options))
     if best.get("epoch"):
         click.echo(f"best epoch {best['epoch']}: val_loss {best['val_loss']:.4f}, spearman {best['val_spearman']:.3f}, "

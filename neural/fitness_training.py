@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 from tqdm import tqdm
@@ -17,6 +18,7 @@ from evoface.checkpoints import load_checkpoint, save_atomic
 from evoface.errors import InputError
 from evoface.interrupts import StopRequest
 from evoface.plots import plot_series
+from evoface.refinement import oversample
 from evoface.rundir import RunDir
 from fitness_data.augment import AugmentConfig
 from fitness_data.batches import LabelledImages, ValidationSet, split, training_batches
@@ -53,7 +55,7 @@ class FitnessTrainConfig:
     rotate_degrees: float = 8.0
     perspective: float = 0.06
     init: str | None = None              # start from this faceness checkpoint (fine-tuning)
-    extra_negatives: list[str] = field(default_factory=list)  # image folders added as non-faces (refinement)
+    extra_negatives: list[str] = field(default_factory=list)  # GA images added as non-faces, oversampled to >= 10%
     download: bool = False
     torchvision_root: str = "data"
 
@@ -73,7 +75,10 @@ def load_datasets(config: FitnessTrainConfig) -> Datasets:
     options = dict(limit=config.max_images, download=config.download, torchvision_root=config.torchvision_root,
                    seed=config.seed)
     faces = load_sources(config.faces, config.size, **options)
-    negatives = load_sources(config.negatives + config.extra_negatives, config.size, **options)
+    negatives = load_sources(config.negatives, config.size, **options)
+    if config.extra_negatives:
+        extra = load_sources(config.extra_negatives, config.size, **options)
+        negatives = np.concatenate([negatives, oversample(extra, len(negatives))])
     faces_train, faces_val = split(faces, config.val_fraction, config.seed)
     neg_train, neg_val = split(negatives, config.val_fraction, config.seed)
     if len(faces_val) == 0 or len(neg_val) == 0:

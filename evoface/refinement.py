@@ -1,0 +1,49 @@
+"""Adversarial refinement: images an evolve run produced become non-faces for fine-tuning the faceness model."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from evoface.checkpoints import load_checkpoint
+from evoface.errors import InputError
+from evoface.rundir import RunDir
+from neural.faceness_store import resolve_faceness_path
+
+EXPORT_FOLDER = "refine-negatives"
+
+
+def export_run_images(run_dir: str | Path) -> Path:
+    """Write the distinct images of a run's final population and hall of fame as PNGs; return their folder."""
+    run = RunDir(run_dir, create=False)
+    ckpt = load_checkpoint(run.checkpoints / "last.pt", "evolve")
+    genes = np.concatenate([ckpt["genes"].numpy(), ckpt["hof_genes"].numpy()])
+    size = math.isqrt(genes.shape[1] // 3)
+    folder = run.path / EXPORT_FOLDER
+    folder.mkdir(exist_ok=True)
+    for i, row in enumerate(np.unique(genes, axis=0)):
+        Image.fromarray(row.reshape(size, size, 3)).save(folder / f"gen{ckpt['generation']:07d}_{i:04d}.png")
+    return folder
+
+
+def refinement_negatives(runs: list[str] | tuple[str, ...]) -> list[str]:
+    """Export every run's images; return the folders, to be added as non-faces."""
+    return [str(export_run_images(run)) for run in runs]
+
+
+def refinement_init(runs: list[str] | tuple[str, ...]) -> str:
+    """The faceness checkpoint the first run evolved against: fine-tuning starts from it."""
+    from evoface.evolve import EvolveConfig
+
+    return str(resolve_faceness_path(RunDir(runs[0], create=False).read_config(EvolveConfig).fitness))
+
+
+def oversample(extra: np.ndarray, reference_count: int, share: float = 0.1) -> np.ndarray:
+    """Repeat ``extra`` images so they are at least ``share`` of ``reference_count`` (few GA images among many)."""
+    if len(extra) == 0:
+        raise InputError("the refinement runs hold no images")
+    repeats = max(1, math.ceil(share * reference_count / len(extra)))
+    return np.concatenate([extra] * repeats)

@@ -1,0 +1,110 @@
+"""FID and KID from pytorch-fid's Inception pool3 features, with offline weights and cached real-set statistics.
+
+pytorch-fid loads its weights from torch.hub's checkpoints folder under the name ``FID_WEIGHTS_NAME``; for a
+machine without internet, ``inception_model(weights=PATH)`` lays out a private hub folder that points there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from evoface.errors import InputError
+
+FID_WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
+FEATURE_DIM = 2048
+
+
+def _hub_checkpoint() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / FID_WEIGHTS_NAME
+
+
+def inception_model(weights: str | os.PathLike | None = None, allow_download: bool = False,
+                    device: torch.device | str = "cpu") -> torch.nn.Module:
+    """pytorch-fid's FID Inception (pool3, 2048-d) in eval mode.
+
+    ``weights``: a local copy of the FID Inception state dict. Without it the file must already be in torch.hub's
+    checkpoints folder, or ``allow_download`` must be set; otherwise InputError.
+    """
+    from pytorch_fid.inception import InceptionV3
+
+    previous_hub = torch.hub.get_dir()
+    try:
+        if weights is not None:
+            weights = Path(weights).resolve()
+            if not weights.is_file():
+                raise InputError(f"Inception weights not found: {weights}")
+            hub = Path(tempfile.mkdtemp(prefix="evoface-hub-"))
+            (hub / "checkpoints").mkdir()
+            (hub / "checkpoints" / FID_WEIGHTS_NAME).symlink_to(weights)
+            torch.hub.set_dir(str(hub))
+        elif not _hub_checkpoint().is_file() and not allow_download:
+            raise InputError(f"no FID Inception weights: pass --inception-weights PATH, or --download to fetch "
+                             f"{FID_WEIGHTS_NAME} into {_hub_checkpoint().parent}")
+        try:
+            model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[FEATURE_DIM]])
+        except (RuntimeError, OSError, KeyError) as exc:
+            raise InputError(f"cannot load the FID Inception weights: {str(exc).splitlines()[0][:200]}") from None
+    finally:
+        torch.hub.set_dir(previous_hub)
+    return model.eval().to(device)
+
+
+@torch.inference_mode()
+def inception_features(model: torch.nn.Module, images: np.ndarray, batch_size: int = 100) -> np.ndarray:
+    """Pool3 features of (N, H, W, 3) uint8 images: (N, 2048) float64. Resizing to 299 happens inside the model."""
+    device = next(model.parameters()).device
+    out = np.empty((len(images), FEATURE_DIM))
+    for start in range(0, len(images), batch_size):
+        batch = torch.from_numpy(images[start:start + batch_size]).to(device).permute(0, 3, 1, 2).float() / 255.0
+        out[start:start + len(batch)] = model(batch)[0].squeeze(-1).squeeze(-1).double().cpu().numpy()
+    return out
+
+
+def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (2048,) and covariance (2048, 2048) of (N, 2048) features."""
+    return features.mean(axis=0), np.cov(features, rowvar=False)
+
+
+def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
+    """FID between two feature sets, by pytorch-fid's Frechet distance of their Gaussian fits."""
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    return float(calculate_frechet_distance(*feature_statistics(features_a), *feature_statistics(features_b)))
+
+
+def kernel_inception_distance(features_a: np.ndarray, features_b: np.ndarray, subsets: int = 50,
+                              subset_size: int = 500, seed: int = 0) -> tuple[float, float]:
+    """KID (Binkowski et al. 2018): the unbiased MMD^2 with the cubic polynomial kernel k(x, y) = (x.y / d + 1)^3,
+    averaged over random subsets. Returns (mean, standard deviation over subsets)."""
+    rng = np.random.default_rng(seed)
+    m = min(subset_size, len(features_a), len(features_b))
+    d = features_a.shape[1]
+    values = []
+    for _ in range(subsets):
+        x = features_a[rng.choice(len(features_a), m, replace=False)]
+        y = features_b[rng.choice(len(features_b), m, replace=False)]
+        kxx, kyy, kxy = ((x @ x.T) / d + 1) ** 3, ((y @ y.T) / d + 1) ** 3, ((x @ y.T) / d + 1) ** 3
+        within = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+        values.append(within - 2 * kxy.mean())
+    return float(np.mean(values)), float(np.std(values))
+
+
+def cached_features(model: torch.nn.Module, images: np.ndarray, cache_dir: Path | None, key: str) -> np.ndarray:
+    """Features of a real set, cached under ``cache_dir`` by ``key`` (which must name the folder content, size and n)."""
+    if cache_dir is None:
+        return inception_features(model, images)
+    path = Path(cache_dir) / f"fid-{hashlib.sha256(key.encode()).hexdigest()[:32]}.npy"
+    if path.is_file():
+        return np.load(path)
+    features = inception_features(model, images)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npy")
+    np.save(tmp, features)
+    os.replace(tmp, path)
+    return features
