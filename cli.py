@@ -138,6 +138,149 @@ def evolve_command(resume_dir, **options):
                f"{summary['best_fitness']:.4f}; grid {summary['grid']}, timelapse {summary['gif']}")
 
 
+def generative_options(command):
+    """Options shared by train-gan and train-vae."""
+    options = [
+        click.option("--data", multiple=True, metavar="DIR", help="Folder of training faces (repeatable)."),
+        click.option("--out", type=click.Path(file_okay=False), help="Run directory to create."),
+        click.option("--resume", "resume_dir", type=click.Path(file_okay=False), help="Continue this run."),
+        click.option("--size", default=64, show_default=True, type=click.Choice(["32", "64", "128"])),
+        click.option("--epochs", default=25, show_default=True, type=click.IntRange(1)),
+        click.option("--batch-size", default=128, show_default=True, type=click.IntRange(1)),
+        click.option("--time-limit", type=Duration(), help="Stop after this much training time (e.g. 30m)."),
+        click.option("--holdout", default=0.0, show_default=True, type=click.FloatRange(0, 0.5),
+                     help="Share of images kept out of training, saved to RUN/holdout for FID."),
+        click.option("--max-images", type=click.IntRange(1), help="Use at most this many images."),
+        click.option("--flip/--no-flip", default=True, show_default=True),
+        click.option("--crop-scale", default=1.0, show_default=True, type=click.FloatRange(0.3, 1.0)),
+        click.option("--rotate", "rotate_degrees", default=0.0, show_default=True, type=click.FloatRange(0, 45)),
+        click.option("--perspective", default=0.0, show_default=True, type=click.FloatRange(0, 0.5)),
+        click.option("--fid-every", default=0, show_default=True, type=click.IntRange(0),
+                     help="FID against the held-out images every N epochs; best.pt is then the lowest FID."),
+        click.option("--fid-samples", default=500, show_default=True, type=click.IntRange(2)),
+        click.option("--inception-weights", type=click.Path(dir_okay=False), help="FID Inception weights file."),
+        click.option("--download", is_flag=True, help="Allow downloading the FID Inception weights."),
+        DEVICE, SEED,
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def run_generative(trainer_type, config_type, resume_dir, options) -> None:
+    from evoface.rundir import RunDir
+
+    if resume_dir:
+        config = RunDir(resume_dir, create=False).read_config(config_type)
+        for key in ("epochs", "time_limit"):
+            if options.get(key) is not None:
+                setattr(config, key, options[key])
+        summary = trainer_type(config, resume=True).train()
+    else:
+        if not options["out"] or not options["data"]:
+            raise InputError("--data and --out are required (or --resume RUN)")
+        options["data"], options["size"] = list(options["data"]), int(options["size"])
+        summary = trainer_type(config_type(**options), resume=False).train()
+    click.echo(f"trained to epoch {summary['epoch']}; samples in {summary['run']}/samples")
+
+
+@evoface.command("train-gan")
+@generative_options
+@click.option("--nz", default=100, show_default=True, type=click.IntRange(1), help="Latent size.")
+@click.option("--ngf", default=64, show_default=True, type=click.IntRange(1), help="Generator feature maps.")
+@click.option("--ndf", default=64, show_default=True, type=click.IntRange(1), help="Discriminator feature maps.")
+@click.option("--lr-g", default=2e-4, show_default=True, type=click.FloatRange(0, min_open=True))
+@click.option("--lr-d", default=2e-4, show_default=True, type=click.FloatRange(0, min_open=True))
+@click.option("--beta1", default=0.5, show_default=True, type=click.FloatRange(0, 1, max_open=True))
+@click.option("--loss", default="bce", show_default=True, type=click.Choice(["bce", "lsgan", "hinge"]))
+@click.option("--label-smoothing", default=0.0, show_default=True, type=click.FloatRange(0, 0.5),
+              help="One-sided: real targets become 1 - this.")
+@click.option("--label-flip", default=0.0, show_default=True, type=click.FloatRange(0, 0.5),
+              help="Probability of swapping real and fake targets for D (noisy labels).")
+@click.option("--instance-noise", default=0.0, show_default=True, type=click.FloatRange(0),
+              help="Std of Gaussian noise on D's inputs, annealed linearly to 0.")
+@click.option("--d-dropout", default=0.0, show_default=True, type=click.FloatRange(0, 0.9))
+def train_gan_command(resume_dir, **options):
+    """Train the DCGAN baseline on a folder of faces."""
+    from neural.gan_training import DcganTrainer, GanTrainConfig
+
+    run_generative(DcganTrainer, GanTrainConfig, resume_dir, options)
+
+
+@evoface.command("train-vae")
+@generative_options
+@click.option("--latent", default=150, show_default=True, type=click.IntRange(1), help="Latent size.")
+@click.option("--width", default=32, show_default=True, type=click.IntRange(4), help="First encoder block's channels.")
+@click.option("--lr", default=1e-3, show_default=True, type=click.FloatRange(0, min_open=True))
+@click.option("--beta", default=1.0, show_default=True, type=click.FloatRange(0), help="Weight of the KL term.")
+@click.option("--kl-warmup", default=0, show_default=True, type=click.IntRange(0),
+              help="Epochs over which beta rises linearly from 0.")
+def train_vae_command(resume_dir, **options):
+    """Train the convolutional VAE baseline on a folder of faces."""
+    from neural.vae_training import VaeTrainConfig, VaeTrainer
+
+    run_generative(VaeTrainer, VaeTrainConfig, resume_dir, options)
+
+
+@evoface.command("sample")
+@click.option("--model", "source", required=True, type=click.Path(),
+              help="A GAN or VAE checkpoint, or an evolve run directory.")
+@click.option("-n", "n", default=64, show_default=True, type=int, help="Number of images.")
+@click.option("--out", required=True, type=click.Path(), help="A .png path for a grid, or a folder for N images.")
+@DEVICE
+@SEED
+def sample_command(source, n, out, device, seed):
+    """Write a grid PNG, or a folder of N images (for FID), from a trained generator or an evolve run."""
+    from evoface.sample_output import write_samples
+    from neural.devices import resolve_device
+    from neural.sampling import sample_images
+
+    images = sample_images(source, n, seed=seed, device=resolve_device(device))
+    click.echo(write_samples(images, out, requested=n))
+
+
+@evoface.command("compare")
+@click.option("--ga", multiple=True, metavar="RUN", help="Evolve run directory (repeatable).")
+@click.option("--vae", type=click.Path(), help="VAE checkpoint.")
+@click.option("--gan", type=click.Path(), help="GAN checkpoint.")
+@click.option("--real", type=click.Path(), help="Folder of real faces (at least -n images).")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Report folder.")
+@click.option("-n", "n", default=1000, show_default=True, type=int, help="Samples per method for FID/KID.")
+@click.option("--ga-images", default="best", show_default=True, type=click.Choice(["best", "top"]),
+              help="best: the best image of each run; top: the top images of each run's final population.")
+@size_option()
+@click.option("--columns", default=8, show_default=True, type=click.IntRange(1, 32), help="Images per figure row.")
+@click.option("--fitness", type=click.Path(), help="Faceness model for the faceness column (default: shipped).")
+@click.option("--inception-weights", type=click.Path(dir_okay=False), help="FID Inception weights file.")
+@click.option("--download", is_flag=True, help="Allow downloading the FID Inception weights.")
+@click.option("--meqfi-sheet", is_flag=True, help="Also write a blank MEQFI rating sheet for the shown images.")
+@click.option("--meqfi-scores", type=click.Path(dir_okay=False),
+              help="Score a filled-in MEQFI sheet (alone, or alongside a comparison).")
+@DEVICE
+@SEED
+def compare_command(ga, meqfi_scores, **options):
+    """GA / VAE / GAN / real faces side by side: a figure, FID, KID, faceness, face-detector rate, cost."""
+    import json
+    from pathlib import Path
+
+    from evoface.compare import CompareConfig, compare
+    from evoface.meqfi import score_sheet
+
+    if meqfi_scores:
+        scores = score_sheet(meqfi_scores)
+        Path(options["out"]).mkdir(parents=True, exist_ok=True)
+        (Path(options["out"]) / "meqfi.json").write_text(json.dumps(scores, indent=2) + "\n")
+        for method, mean in scores["method_means"].items():
+            click.echo(f"MEQFI {method}: {mean:.3f}")
+        if not (ga or options["vae"] or options["gan"]):
+            return
+    if not options["real"]:
+        raise InputError("--real DIR is required for a comparison")
+    result = compare(CompareConfig(ga=list(ga), **options))
+    click.echo(Path(result["table"]).read_text().split("\n\n")[1])
+    click.echo(f"figure: {result['figure']}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: InputError and usage errors print one line and exit with code 2."""
     try:

@@ -37,6 +37,14 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("EVOFACE_CACHE", Path.home() / ".cache" / "evoface"))
 
 
+def resize_images(images: np.ndarray, size: int) -> np.ndarray:
+    """(N, H, W, 3) uint8 images resized to size x size (bicubic); unchanged when already that size."""
+    if images.shape[1:3] == (size, size):
+        return images
+    return np.stack([np.asarray(Image.fromarray(img).resize((size, size), Image.Resampling.BICUBIC))
+                     for img in images])
+
+
 def list_files(folder: Path) -> list[Path]:
     """Every regular file below ``folder``, sorted, hidden files excluded."""
     if not folder.exists():
@@ -71,7 +79,8 @@ def _try_load(path: Path, size: int) -> np.ndarray | None:
         return None
 
 
-def _cache_key(files: list[Path], size: int) -> str:
+def fingerprint(files: list[Path], size: int) -> str:
+    """A key naming these files' paths, sizes and modification times, and the image size."""
     digest = hashlib.sha256(f"v1|{size}".encode())
     for path in files:
         stat = path.stat()
@@ -98,7 +107,7 @@ def load_folder(folder: str | os.PathLike, size: int, limit: int | None = None,
         files = candidates
     cache_file = None
     if cache_dir is not None and candidates:
-        cache_file = Path(cache_dir) / f"images-{_cache_key(candidates, size)}.npz"
+        cache_file = Path(cache_dir) / f"images-{fingerprint(candidates, size)}.npz"
         if cache_file.is_file():
             with np.load(cache_file) as cached:
                 images, skipped = cached["images"], int(cached["skipped"]) + len(files) - len(candidates)

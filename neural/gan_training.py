@@ -1,0 +1,144 @@
+"""DCGAN training: BCE, LSGAN or hinge loss, with the stabilising tricks as options."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from evoface.errors import InputError
+from evoface.plots import plot_series
+from neural.dcgan import DcganConfig, Discriminator, Generator
+from neural.generative_training import EpochTrainer, GenerativeConfig, to_uint8_images
+
+LOSSES = ("bce", "lsgan", "hinge")
+
+
+@dataclass
+class GanTrainConfig(GenerativeConfig):
+    nz: int = 100
+    ngf: int = 64
+    ndf: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    loss: str = "bce"
+    label_smoothing: float = 0.0   # one-sided: real targets are 1 - this
+    label_flip: float = 0.0        # probability of swapping real/fake targets for the discriminator
+    instance_noise: float = 0.0    # std of Gaussian noise added to D's inputs, annealed linearly to 0
+    d_dropout: float = 0.0
+
+    @property
+    def model_config(self) -> DcganConfig:
+        return DcganConfig(self.size, self.nz, self.ngf, self.ndf, self.d_dropout)
+
+
+def discriminator_loss(loss: str, real_logits, fake_logits, real_target, fake_target) -> torch.Tensor:
+    """D's loss on real and fake logits; targets (per sample) apply to bce and lsgan."""
+    if loss == "bce":
+        return (F.binary_cross_entropy_with_logits(real_logits, real_target)
+                + F.binary_cross_entropy_with_logits(fake_logits, fake_target))
+    if loss == "lsgan":
+        return 0.5 * (F.mse_loss(real_logits, real_target) + F.mse_loss(fake_logits, fake_target))
+    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+
+def generator_loss(loss: str, fake_logits) -> torch.Tensor:
+    if loss == "bce":
+        return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+    if loss == "lsgan":
+        return 0.5 * F.mse_loss(fake_logits, torch.ones_like(fake_logits))
+    return -fake_logits.mean()
+
+
+class DcganTrainer(EpochTrainer):
+    kind = "gan"
+
+    def build(self) -> None:
+        config = self.config
+        if config.loss not in LOSSES:
+            raise InputError(f"--loss must be one of {', '.join(LOSSES)}")
+        if config.size not in (32, 64, 128):
+            raise InputError(f"the DCGAN supports --size 32, 64 or 128, got {config.size}")
+        self.best_metric = "fid" if config.fid_every and config.holdout > 0 else ""
+        self.net_g = Generator(config.model_config).to(self.device)
+        self.net_d = Discriminator(config.model_config).to(self.device)
+        self.opt_g = torch.optim.Adam(self.net_g.parameters(), lr=config.lr_g, betas=(config.beta1, 0.999))
+        self.opt_d = torch.optim.Adam(self.net_d.parameters(), lr=config.lr_d, betas=(config.beta1, 0.999))
+        # one fixed noise batch for every progress grid, so grids over epochs are comparable
+        self.fixed_noise = torch.randn(64, config.nz, generator=torch.Generator().manual_seed(config.seed + 7))
+
+    def _instance_noise(self, images: torch.Tensor) -> torch.Tensor:
+        sigma = self.config.instance_noise * max(0.0, 1.0 - self.epoch / self.config.epochs)
+        return images + sigma * torch.randn_like(images) if sigma > 0 else images
+
+    def train_step(self, real: torch.Tensor) -> dict[str, float]:
+        config, batch = self.config, real.shape[0]
+        z = torch.randn(batch, config.nz, device=self.device)
+        fake = self.net_g(z)
+        real_target = torch.full((batch,), 1.0 - config.label_smoothing, device=self.device)
+        fake_target = torch.zeros(batch, device=self.device)
+        if config.label_flip > 0:
+            flip = torch.rand(batch, device=self.device) < config.label_flip
+            real_target, fake_target = torch.where(flip, fake_target, real_target), torch.where(
+                flip, real_target, fake_target)
+        real_logits = self.net_d(self._instance_noise(real))
+        fake_logits = self.net_d(self._instance_noise(fake.detach()))
+        loss_d = discriminator_loss(config.loss, real_logits, fake_logits, real_target, fake_target)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        gen_logits = self.net_d(self._instance_noise(fake))
+        loss_g = generator_loss(config.loss, gen_logits)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "d_x": torch.sigmoid(real_logits).mean().item(),
+                "d_g_z": torch.sigmoid(fake_logits).mean().item()}
+
+    def state(self) -> dict[str, Any]:
+        return {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "discriminator": self.net_d.state_dict()}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.net_g.load_state_dict(state["generator"])
+        self.net_d.load_state_dict(state["discriminator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+
+    def model_state(self) -> dict[str, Any]:
+        return {"model_config": dataclasses.asdict(self.config.model_config), "generator": self.net_g.state_dict()}
+
+    @torch.no_grad()
+    def sample(self, n: int) -> np.ndarray:
+        return sample_generator(self.net_g, n, self.device)
+
+    @torch.no_grad()
+    def epoch_end(self, row: dict[str, Any]) -> None:
+        self.net_g.eval()
+        grid = to_uint8_images(self.net_g(self.fixed_noise.to(self.device)))
+        self.net_g.train()
+        self.save_grid(grid, f"epoch_{self.epoch:04d}.png")
+
+    def plot(self, rows: list[dict[str, Any]]) -> None:
+        plot_series(rows, "epoch", ["loss_d", "loss_g"], self.run.plots / "losses.png", "DCGAN losses", "loss")
+        plot_series(rows, "epoch", ["d_x", "d_g_z"], self.run.plots / "discriminator.png",
+                    "DCGAN: D(x) and D(G(z))", "mean sigmoid output")
+        if any("fid" in row for row in rows):
+            plot_series(rows, "epoch", ["fid"], self.run.plots / "fid.png", "DCGAN: FID vs held-out faces", "FID")
+
+
+@torch.no_grad()
+def sample_generator(net_g: Generator, n: int, device, seed: int | None = None, batch: int = 256) -> np.ndarray:
+    """n images (N, H, W, 3) uint8 from a generator in eval mode."""
+    was_training = net_g.training
+    net_g.eval()
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    out = [to_uint8_images(net_g(torch.randn(min(batch, n - i), net_g.config.nz, generator=gen).to(device)))
+           for i in range(0, n, batch)]
+    net_g.train(was_training)
+    return np.concatenate(out) if out else np.zeros((0, net_g.config.size, net_g.config.size, 3), np.uint8)

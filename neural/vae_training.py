@@ -1,0 +1,112 @@
+"""VAE training: reconstruction + beta * KL with an optional linear KL warm-up."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from evoface.errors import InputError
+from evoface.plots import plot_series
+from fitness_data.batches import to_nchw
+from neural.generative_training import EpochTrainer, GenerativeConfig, to_uint8_images
+from neural.vae import Vae, VaeConfig, vae_loss
+
+
+@dataclass
+class VaeTrainConfig(GenerativeConfig):
+    latent: int = 150
+    width: int = 32
+    lr: float = 1e-3
+    beta: float = 1.0
+    kl_warmup: int = 0    # epochs over which beta rises linearly from 0
+
+    @property
+    def model_config(self) -> VaeConfig:
+        return VaeConfig(self.size, self.latent, self.width)
+
+
+class VaeTrainer(EpochTrainer):
+    kind = "vae"
+
+    def build(self) -> None:
+        config = self.config
+        if config.size not in (32, 64, 128):
+            raise InputError(f"the VAE supports --size 32, 64 or 128, got {config.size}")
+        self.best_metric = "val_loss" if len(self.holdout_images) else ""
+        self.model = Vae(config.model_config).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.fixed_noise = torch.randn(64, config.latent, generator=torch.Generator().manual_seed(config.seed + 7))
+        source = self.holdout_images if len(self.holdout_images) else self.train_images.permute(0, 2, 3, 1).numpy()
+        self.fixed_inputs = to_nchw(source[:16]).float().div(127.5).sub(1.0)
+
+    def beta_for(self, epoch: int) -> float:
+        """The KL weight during (1-based) ``epoch``: rises linearly over the warm-up epochs."""
+        warm = self.config.kl_warmup
+        return self.config.beta * (min(1.0, epoch / warm) if warm else 1.0)
+
+    def _reconstruct(self, images: torch.Tensor):
+        """The arguments of vae_loss but beta: (reconstruction, images, mu, logvar)."""
+        reconstruction, mu, logvar = self.model(images)
+        return reconstruction, images, mu, logvar
+
+    def train_step(self, images: torch.Tensor) -> dict[str, float]:
+        loss, recon, kl = vae_loss(*self._reconstruct(images), self.beta_for(self.epoch + 1))  # epoch in progress
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return {"loss": loss.item(), "recon": recon.item(), "kl": kl.item()}
+
+    def state(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict()}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+    def model_state(self) -> dict[str, Any]:
+        return {"model_config": dataclasses.asdict(self.config.model_config), "model": self.model.state_dict()}
+
+    @torch.no_grad()
+    def sample(self, n: int) -> np.ndarray:
+        return sample_vae(self.model, n, self.device)
+
+    @torch.no_grad()
+    def epoch_end(self, row: dict[str, Any]) -> None:
+        self.model.eval()
+        row["beta"] = self.beta_for(self.epoch)  # the epoch just finished
+        if len(self.holdout_images):
+            total = recon_total = 0.0
+            for batch in to_nchw(self.holdout_images).float().div(127.5).sub(1.0).split(256):
+                batch = batch.to(self.device)
+                loss, recon, _ = vae_loss(*self._reconstruct(batch), self.config.beta)
+                total, recon_total = total + loss.item() * len(batch), recon_total + recon.item() * len(batch)
+            row["val_loss"], row["val_recon"] = total / len(self.holdout_images), recon_total / len(self.holdout_images)
+        inputs = self.fixed_inputs.to(self.device)
+        pairs = np.concatenate([to_uint8_images(inputs), to_uint8_images(self.model(inputs)[0])])
+        self.save_grid(pairs, f"reconstruction_{self.epoch:04d}.png", columns=16)
+        self.save_grid(to_uint8_images(self.model.decode(self.fixed_noise.to(self.device))),
+                       f"samples_{self.epoch:04d}.png")
+        self.model.train()
+
+    def plot(self, rows: list[dict[str, Any]]) -> None:
+        plot_series(rows, "epoch", ["loss", "val_loss", "recon", "val_recon"], self.run.plots / "losses.png",
+                    "VAE losses (per image)", "loss", logy=True)
+        plot_series(rows, "epoch", ["kl"], self.run.plots / "kl.png", "VAE: KL divergence", "nats per image")
+        if any("fid" in row for row in rows):
+            plot_series(rows, "epoch", ["fid"], self.run.plots / "fid.png", "VAE: FID vs held-out faces", "FID")
+
+
+@torch.no_grad()
+def sample_vae(model: Vae, n: int, device, seed: int | None = None, batch: int = 256) -> np.ndarray:
+    """n images (N, H, W, 3) uint8 decoded from z ~ N(0, I)."""
+    was_training = model.training
+    model.eval()
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    out = [to_uint8_images(model.decode(torch.randn(min(batch, n - i), model.config.latent, generator=gen)
+                                        .to(device))) for i in range(0, n, batch)]
+    model.train(was_training)
+    return np.concatenate(out) if out else np.zeros((0, model.config.size, model.config.size, 3), np.uint8)
