@@ -117,6 +117,12 @@ def train_fitness_command(resume_dir, refine, **options):
 @click.option("--detector-every", type=int,
               help="Log whether OpenCV's face detector finds a face in the best image every K generations (0 = off).")
 @click.option("--top-k", type=click.IntRange(1), help="Individuals in the hall of fame and final grid.  [default: 16]")
+@click.option("--genome-size", type=int,
+              help="Evolve G x G genomes, upsampled (bilinear) to the model's size to be scored and shown.")
+@click.option("--tv-weight", type=float, help="Fitness = faceness - this * total variation (smoothness).  [default: 0]")
+@click.option("--blur-sigma", type=float, help="Score a Gaussian-blurred copy (sigma in pixels).  [default: 0]")
+@click.option("--init-from", type=click.Path(file_okay=False),
+              help="Start from this run's final population, resized to --genome-size (coarse-to-fine).")
 @click.option("--device", help="auto, cpu or cuda.  [default: auto]")
 @click.option("--seed", type=int, help="Seed for every random draw.  [default: 0]")
 def evolve_command(resume_dir, **options):

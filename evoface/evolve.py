@@ -19,6 +19,7 @@ from evoface.errors import InputError
 from evoface.ga import evaluate_invalid, next_generation, population_arrays
 from evoface.interrupts import StopRequest
 from evoface.plots import image_grid, plot_series, save_png
+from evoface.rendering import render
 from evoface.rundir import RunDir
 from evoface.scoring import BatchScorer
 from evoface.timelapse import write_timelapse
@@ -52,6 +53,10 @@ class EvolveConfig:
     snapshot_every: int = 100
     detector_every: int = 0             # run the independent face detector on the best image every N generations
     top_k: int = 16
+    genome_size: int | None = None      # evolve G x G genomes, shown and scored upsampled; None = the model's size
+    tv_weight: float = 0.0              # fitness = faceness - tv_weight * total variation
+    blur_sigma: float = 0.0             # score a Gaussian-blurred copy (pixels)
+    init_from: str | None = None        # start from this run's final population, resized (coarse-to-fine)
     device: str = "auto"
     seed: int = 0
 
@@ -71,6 +76,10 @@ class EvolveConfig:
             raise InputError(f"--sigma must be positive, got {self.sigma}")
         if min(self.checkpoint_every, self.snapshot_every) < 1 or self.detector_every < 0:
             raise InputError("--checkpoint-every and --snapshot-every must be >= 1, --detector-every >= 0")
+        if self.genome_size is not None and not 4 <= self.genome_size <= 128:
+            raise InputError(f"--genome-size must be in [4, 128], got {self.genome_size}")
+        if self.tv_weight < 0 or self.blur_sigma < 0:
+            raise InputError("--tv-weight and --blur-sigma must be >= 0")
         if self.generations is None and self.time_limit is None and self.target_fitness is None:
             raise InputError("give a stopping rule: --generations, --time-limit or --target-fitness")
 
@@ -84,10 +93,10 @@ class Evolution:
     generation: int
     rng: np.random.Generator
 
-    def checkpoint(self, config: EvolveConfig, elapsed: float) -> dict[str, Any]:
+    def checkpoint(self, config: EvolveConfig, elapsed: float, image_size: int) -> dict[str, Any]:
         genes, fitness = population_arrays(self.population)
         hof_genes, hof_fitness = population_arrays(list(self.hall_of_fame))
-        return {"kind": KIND, "generation": self.generation, "genes": torch.from_numpy(genes),
+        return {"kind": KIND, "generation": self.generation, "image_size": image_size, "genes": torch.from_numpy(genes),
                 "fitness": torch.from_numpy(fitness), "hof_genes": torch.from_numpy(hof_genes),
                 "hof_fitness": torch.from_numpy(hof_fitness), "rng": rng_state.capture(self.rng),
                 "elapsed": elapsed, "config": dataclasses.asdict(config)}
@@ -131,7 +140,8 @@ class EvolveRun:
         if config.size is not None and config.size != self.size:
             raise InputError(f"--size {config.size} does not match the fitness model, which scores "
                              f"{self.size}px images")
-        self.scorer = BatchScorer(self.model, resolve_device(config.device))
+        self.scorer = BatchScorer(self.model, resolve_device(config.device), config.genome_size, config.tv_weight,
+                                  config.blur_sigma)
         self.last_checkpoint = self.run.checkpoints / "last.pt"
         self.elapsed = 0.0
         if resume:
@@ -139,7 +149,7 @@ class EvolveRun:
             self.evolution = restore_evolution(ckpt, config.top_k)
             self.elapsed = ckpt["elapsed"]
             if self.evolution.population[0].shape[0] != self.scorer.genome_length:
-                raise InputError(f"the run's images do not match the {self.size}px fitness model")
+                raise InputError(f"the run's genomes do not match its {self.size}px fitness model")
             self.run.truncate_metrics("generation", self.evolution.generation)
         else:
             rng = rng_state.seed_everything(config.seed)
@@ -148,10 +158,22 @@ class EvolveRun:
                                      selection=config.selection, truncation=config.truncation or max(config.q, 2),
                                      tournsize=config.tournsize)
         if not resume:
-            self.evolution.population = self.toolbox.population(config.mu, self.scorer.genome_length)
+            if config.init_from:
+                self.evolution.population = as_individuals(self._initial_genes_from(config.init_from))
+            else:
+                self.evolution.population = self.toolbox.population(config.mu, self.scorer.genome_length)
             evaluate_invalid(self.evolution.population, self.toolbox)
             self.evolution.hall_of_fame.update(self.evolution.population)
             self.run.write_config(config)
+
+    def _initial_genes_from(self, run_dir: str) -> np.ndarray:
+        """Another run's final population, best first, resized to this run's genome (coarse-to-fine)."""
+        ckpt = load_checkpoint(Path(run_dir) / "checkpoints" / "last.pt", KIND)
+        order = np.argsort(-ckpt["fitness"].numpy(), kind="stable")
+        genes = ckpt["genes"].numpy()[order]
+        genes = genes[np.arange(self.config.mu) % len(genes)]  # repeat the best when mu is larger
+        images = render(genes, self.scorer.genome_size)
+        return np.ascontiguousarray(images.reshape(len(images), -1))
 
     def _sync_hall_of_fame(self) -> tools.HallOfFame:
         """Bring the hall of fame up to date from the population's best top_k and return it."""
@@ -159,7 +181,8 @@ class EvolveRun:
         return self.evolution.hall_of_fame
 
     def image(self, individual: np.ndarray) -> np.ndarray:
-        return np.asarray(individual).reshape(self.size, self.size, 3)
+        """The individual as the fitness model sees it: (size, size, 3) uint8."""
+        return render(np.asarray(individual)[None], self.size)[0]
 
     def _snapshot(self) -> None:
         best = self._sync_hall_of_fame()[0]
@@ -173,7 +196,7 @@ class EvolveRun:
 
     def _save(self, started: float) -> None:
         self._sync_hall_of_fame()
-        save_atomic(self.evolution.checkpoint(self.config, self.elapsed + time.perf_counter() - started),
+        save_atomic(self.evolution.checkpoint(self.config, self.elapsed + time.perf_counter() - started, self.size),
                     self.last_checkpoint)
 
     def _should_stop(self, started: float) -> str | None:

@@ -10,6 +10,7 @@ from PIL import Image
 
 from evoface.checkpoints import load_checkpoint
 from evoface.errors import InputError
+from evoface.rendering import genome_side, render
 from evoface.rundir import RunDir
 from neural.faceness_store import resolve_faceness_path
 
@@ -20,12 +21,12 @@ def export_run_images(run_dir: str | Path) -> Path:
     """Write the distinct images of a run's final population and hall of fame as PNGs; return their folder."""
     run = RunDir(run_dir, create=False)
     ckpt = load_checkpoint(run.checkpoints / "last.pt", "evolve")
-    genes = np.concatenate([ckpt["genes"].numpy(), ckpt["hof_genes"].numpy()])
-    size = math.isqrt(genes.shape[1] // 3)
+    genes = np.unique(np.concatenate([ckpt["genes"].numpy(), ckpt["hof_genes"].numpy()]), axis=0)
+    images = render(genes, ckpt.get("image_size") or genome_side(genes.shape[1]))
     folder = run.path / EXPORT_FOLDER
     folder.mkdir(exist_ok=True)
-    for i, row in enumerate(np.unique(genes, axis=0)):
-        Image.fromarray(row.reshape(size, size, 3)).save(folder / f"gen{ckpt['generation']:07d}_{i:04d}.png")
+    for i, image in enumerate(images):
+        Image.fromarray(image).save(folder / f"gen{ckpt['generation']:07d}_{i:04d}.png")
     return folder
 
 

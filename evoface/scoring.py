@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from evoface.rendering import gaussian_blur, genes_to_tensor, total_variation
 from neural.faceness import FacenessNet
 
 
@@ -28,23 +29,41 @@ def fuse_for_inference(model: FacenessNet) -> FacenessNet:
 
 
 class BatchScorer:
-    """Callable: (n, H*W*3) uint8 genes (HWC order) -> (n,) float64 faceness scores."""
+    """Callable: (n, G*G*3) uint8 genes (HWC order) -> (n,) float64 fitness.
 
-    def __init__(self, model: FacenessNet, device: torch.device, batch_size: int = 1024):
+    fitness = faceness(image) - tv_weight * total_variation(image), where the image is the genome rendered at the
+    model's size (bilinear when G is smaller), optionally Gaussian-blurred before the model sees it.
+    """
+
+    def __init__(self, model: FacenessNet, device: torch.device, genome_size: int | None = None,
+                 tv_weight: float = 0.0, blur_sigma: float = 0.0, batch_size: int = 1024):
         self.size = model.config.size
+        self.genome_size = genome_size or self.size
         self.device = device
         self.batch_size = batch_size
+        self.tv_weight = tv_weight
+        self.blur_sigma = blur_sigma
         self.model = fuse_for_inference(model).to(device)
+        self.plain = genome_size in (None, self.size) and not tv_weight and not blur_sigma
 
     @property
     def genome_length(self) -> int:
-        return self.size * self.size * 3
+        return self.genome_size * self.genome_size * 3
+
+    def _score(self, genes: torch.Tensor) -> torch.Tensor:
+        if self.plain:  # the fast path: the model scales uint8 itself
+            size = self.size
+            return self.model(genes.view(-1, size, size, 3).permute(0, 3, 1, 2).contiguous())
+        images = genes_to_tensor(genes, self.size)
+        seen = gaussian_blur(images, self.blur_sigma) if self.blur_sigma else images
+        scores = self.model(seen)
+        if self.tv_weight:
+            scores = scores - self.tv_weight * total_variation(images)
+        return scores
 
     @torch.inference_mode()
     def __call__(self, genes: np.ndarray) -> np.ndarray:
-        images = torch.from_numpy(genes).view(-1, self.size, self.size, 3).permute(0, 3, 1, 2)
-        scores = []
-        for start in range(0, len(images), self.batch_size):
-            batch = images[start:start + self.batch_size].to(self.device, non_blocking=True).contiguous()
-            scores.append(self.model(batch).double().cpu())
+        genes_t = torch.from_numpy(genes)
+        scores = [self._score(genes_t[i:i + self.batch_size].to(self.device, non_blocking=True)).double().cpu()
+                  for i in range(0, len(genes_t), self.batch_size)]
         return torch.cat(scores).numpy()

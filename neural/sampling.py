@@ -9,6 +9,7 @@ import torch
 
 from evoface.checkpoints import load_checkpoint
 from evoface.errors import InputError
+from evoface.rendering import genome_side, render
 
 GENERATOR_KINDS = ("gan", "vae")
 
@@ -50,5 +51,4 @@ def evolve_run_images(run_dir: Path, n: int) -> np.ndarray:
     genes = np.concatenate([ckpt["hof_genes"].numpy(), ckpt["genes"].numpy()[order]])
     _, first = np.unique(genes, axis=0, return_index=True)
     genes = genes[np.sort(first)][:n]
-    size = int(round((genes.shape[1] / 3) ** 0.5))
-    return genes.reshape(-1, size, size, 3)
+    return render(genes, ckpt.get("image_size") or genome_side(genes.shape[1]))
