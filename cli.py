@@ -287,6 +287,28 @@ def compare_command(ga, meqfi_scores, **options):
     click.echo(f"figure: {result['figure']}")
 
 
+@evoface.command("refine-rounds")
+@click.option("--faces", multiple=True, required=True, metavar="DIR", help="Face folder (repeatable).")
+@click.option("--negatives", multiple=True, required=True, metavar="DIR", help="Non-face folder (repeatable).")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for all rounds (re-run resumes).")
+@click.option("--rounds", default=3, show_default=True, type=click.IntRange(1))
+@click.option("--fitness", type=click.Path(), help="The first round's model (default: shipped).")
+@click.option("--generations", default=2000, show_default=True, type=click.IntRange(1), help="GA generations a round.")
+@click.option("--epochs", default=3, show_default=True, type=click.IntRange(1), help="Fine-tuning epochs a round.")
+@click.option("--max-images", type=click.IntRange(1), help="Use at most this many images from each source.")
+@click.option("--genome-size", type=int, help="Evolve G x G genomes (see evolve --genome-size).")
+@click.option("--tv-weight", default=0.0, show_default=True, type=click.FloatRange(0))
+@DEVICE
+@SEED
+def refine_rounds_command(faces, negatives, **options):
+    """Alternate evolve runs and refinement of the faceness model with their images as non-faces."""
+    from evoface.refine_rounds import RefineRoundsConfig, refine_rounds
+
+    rows = refine_rounds(RefineRoundsConfig(faces=list(faces), negatives=list(negatives), **options))
+    click.echo(f"{len(rows)} round(s) done; the last model is {rows[-1]['model'] if rows else '-'} refined into "
+               f"{options['out']}/round{len(rows) - 1}/fit")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: InputError and usage errors print one line and exit with code 2."""
     try:

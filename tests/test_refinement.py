@@ -31,3 +31,19 @@ def test_oversample_brings_few_images_to_a_tenth():
     extra = np.zeros((7, 4, 4, 3), np.uint8)
     assert len(oversample(extra, 1000)) >= 100
     assert len(oversample(extra, 10)) == 7
+
+
+def test_refine_rounds_alternate_and_resume(tmp_path, capsys):
+    from evoface.refine_rounds import RefineRoundsConfig, refine_rounds
+
+    config = RefineRoundsConfig(faces=[str(CELEBA)], negatives=[str(CIFAR10)], out=str(tmp_path / "loop"), rounds=2,
+                                generations=60, epochs=1, max_images=80, evolve_options={"mu": 12, "q": 3},
+                                device="cpu")
+    rows = refine_rounds(config)
+    assert [r["round"] for r in rows] == [0, 1]
+    assert rows[1]["model"].endswith("round0/fit/checkpoints/best.pt")  # round 1 evolved against round 0's model
+    assert all(r["best_fitness_after"] < r["best_fitness_before"] for r in rows)
+    # round 1 refines with both rounds' images
+    assert (tmp_path / "loop" / "round1" / "ga" / "refine-negatives").is_dir()
+    again = refine_rounds(config)  # finished rounds are skipped
+    assert again == rows

@@ -1,0 +1,79 @@
+"""Alternate GA runs and adversarial refinement of the faceness model, round after round.
+
+Round r evolves against the current model (round 0: the shipped one, or ``fitness``), then fine-tunes that model
+with the evolved images of every round so far added as non-faces; the result is the next round's model. Each round
+is a normal evolve run and a normal train-fitness run inside OUT/round<r>/, and rounds already finished are skipped,
+so an interrupted loop resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from evoface.evolve import EvolveConfig, evolve
+from evoface.refinement import refinement_negatives
+from evoface.rundir import RunDir
+from neural.face_detector import detect_faces
+from neural.faceness_store import load_faceness, resolve_faceness_path, score_images
+from neural.fitness_training import FitnessTrainConfig, train_fitness
+from neural.sampling import evolve_run_images
+
+
+@dataclass
+class RefineRoundsConfig:
+    faces: list[str]
+    negatives: list[str]
+    out: str
+    rounds: int = 3
+    fitness: str | None = None
+    generations: int = 2000
+    epochs: int = 3
+    max_images: int | None = None
+    genome_size: int | None = None
+    tv_weight: float = 0.0
+    evolve_options: dict[str, Any] = field(default_factory=dict)
+    device: str = "auto"
+    seed: int = 0
+
+
+def _score(model_path: Path, image) -> float:
+    return float(score_images(load_faceness(model_path), torch.from_numpy(image[None]).permute(0, 3, 1, 2))[0])
+
+
+def refine_rounds(config: RefineRoundsConfig) -> list[dict[str, Any]]:
+    """Run the rounds; returns (and writes to OUT/metrics.jsonl) one summary row per round."""
+    run = RunDir(config.out)
+    run.write_config(config)
+    done = {row["round"]: row for row in run.read_metrics()}
+    model = resolve_faceness_path(config.fitness)
+    ga_runs: list[str] = []
+    for r in range(config.rounds):
+        round_dir = run.path / f"round{r}"
+        ga_dir, fit_dir = round_dir / "ga", round_dir / "fit"
+        ga_runs.append(str(ga_dir))
+        if r in done:
+            model = fit_dir / "checkpoints" / "best.pt"
+            continue
+        if not (ga_dir / "checkpoints" / "last.pt").is_file():
+            evolve(EvolveConfig(out=str(ga_dir), fitness=str(model), generations=config.generations,
+                                genome_size=config.genome_size, tv_weight=config.tv_weight, device=config.device,
+                                seed=config.seed + r, **config.evolve_options))
+        best = evolve_run_images(ga_dir, 1)[0]
+        refined = fit_dir / "checkpoints" / "best.pt"
+        if not refined.is_file():
+            train_fitness(FitnessTrainConfig(faces=config.faces, negatives=config.negatives, out=str(fit_dir),
+                                             size=load_faceness(model).config.size, epochs=config.epochs,
+                                             patience=config.epochs, max_images=config.max_images, init=str(model),
+                                             extra_negatives=refinement_negatives(ga_runs), device=config.device,
+                                             seed=config.seed))
+        row = {"round": r, "model": str(model), "best_fitness_before": _score(model, best),
+               "best_fitness_after": _score(refined, best), "best_face_detected": bool(detect_faces(best[None])[0])}
+        run.append_metrics([row])
+        print(f"round {r}: best image {row['best_fitness_before']:.3f} -> {row['best_fitness_after']:.3f} after "
+              f"refinement; detector {'finds' if row['best_face_detected'] else 'does not find'} a face")
+        model = refined
+    return run.read_metrics()

@@ -1,0 +1,67 @@
+"""The fitness-robustness levers of evolve: coarse genomes, total variation, blur, coarse-to-fine starts."""
+
+import numpy as np
+import pytest
+import torch
+
+from evoface.checkpoints import load_checkpoint
+from evoface.evolve import EvolveConfig, evolve
+from evoface.rendering import gaussian_blur, genes_to_tensor, render, total_variation
+from evoface.scoring import BatchScorer
+from neural.faceness_store import load_faceness
+from neural.sampling import evolve_run_images
+
+
+def test_render_upsamples_coarse_genomes_smoothly():
+    genes = np.random.default_rng(0).integers(0, 256, (3, 16 * 16 * 3), dtype=np.uint8)
+    images = render(genes, 64)
+    assert images.shape == (3, 64, 64, 3)
+    same = render(np.ascontiguousarray(images.reshape(3, -1)), 64)
+    assert np.array_equal(same, images)  # rendering at its own size is the identity
+    assert total_variation(genes_to_tensor(genes, 64)).mean() < total_variation(genes_to_tensor(genes, 16)).mean()
+
+
+def test_total_variation_orders_noise_above_flat_images():
+    flat = torch.full((1, 3, 32, 32), 0.5)
+    noise = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    assert total_variation(flat).item() == 0
+    assert total_variation(noise).item() == pytest.approx(2 / 3, abs=0.03)
+
+
+def test_blur_keeps_flat_images_and_smooths_noise():
+    flat = torch.full((2, 3, 16, 16), 0.3)
+    assert torch.allclose(gaussian_blur(flat, 1.0), flat, atol=1e-6)
+    noise = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    assert gaussian_blur(noise, 1.0).std() < 0.5 * noise.std()
+
+
+def test_scorer_with_levers_subtracts_the_tv_penalty():
+    model = load_faceness()
+    genes = np.random.default_rng(1).integers(0, 256, (4, 64 * 64 * 3), dtype=np.uint8)
+    plain = BatchScorer(model, torch.device("cpu"))(genes)
+    penalised = BatchScorer(model, torch.device("cpu"), tv_weight=0.5)(genes)
+    tv = total_variation(genes_to_tensor(genes, 64)).double().numpy()
+    assert np.allclose(penalised, plain - 0.5 * tv, atol=1e-5)
+
+
+def test_coarse_genome_run_and_coarse_to_fine_start(tmp_path):
+    evolve(EvolveConfig(out=str(tmp_path / "coarse"), mu=10, q=2, generations=20, genome_size=16, device="cpu"))
+    ckpt = load_checkpoint(tmp_path / "coarse" / "checkpoints" / "last.pt", "evolve")
+    assert ckpt["genes"].shape == (10, 16 * 16 * 3) and ckpt["image_size"] == 64
+    assert evolve_run_images(tmp_path / "coarse", 2).shape == (2, 64, 64, 3)
+    coarse_best = float(ckpt["fitness"].max())
+    evolve(EvolveConfig(out=str(tmp_path / "fine"), mu=10, q=2, generations=2, genome_size=32, device="cpu",
+                        init_from=str(tmp_path / "coarse")))
+    fine = load_checkpoint(tmp_path / "fine" / "checkpoints" / "last.pt", "evolve")
+    assert fine["genes"].shape == (10, 32 * 32 * 3)
+    # the fine run starts from the coarse run's images, so it starts near the coarse run's best fitness
+    assert float(fine["fitness"].max()) > coarse_best - 0.1
+
+
+def test_lever_validation(tmp_path):
+    from evoface.errors import InputError
+
+    with pytest.raises(InputError, match="--genome-size"):
+        evolve(EvolveConfig(out=str(tmp_path / "x"), generations=1, genome_size=2))
+    with pytest.raises(InputError, match="--tv-weight"):
+        evolve(EvolveConfig(out=str(tmp_path / "y"), generations=1, tv_weight=-1))
