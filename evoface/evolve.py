@@ -217,6 +217,10 @@ class EvolveRun:
         rows: list[dict[str, Any]] = []
         if evolution.generation == 0:
             self._snapshot()
+        genes = np.stack(evolution.population)  # double buffering: two (mu, L) arrays take turns
+        spare_genes = np.empty_like(genes)
+        spare = as_individuals(spare_genes)
+        evolution.population = as_individuals(genes, population_arrays(evolution.population)[1])
         bar = tqdm(total=config.generations, initial=evolution.generation, desc="evolve", unit="gen", disable=None)
         reason = None
         with StopRequest() as stop:
@@ -224,7 +228,10 @@ class EvolveRun:
                 reason = self._should_stop(started) or ("interrupted" if stop else None)
                 if reason:
                     break
-                evolution.population = next_generation(evolution.population, toolbox, config.q, config.cxpb)
+                previous = evolution.population, genes
+                evolution.population = next_generation(previous[0], toolbox, config.q, config.cxpb,
+                                                       into=(spare_genes, spare))
+                genes, (spare, spare_genes) = spare_genes, previous  # the old storage receives the next generation
                 if config.q < config.top_k:  # otherwise elitism keeps the best top_k: sync when read
                     self._sync_hall_of_fame()
                 evolution.generation += 1

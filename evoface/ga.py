@@ -25,21 +25,29 @@ def evaluate_invalid(population: list, toolbox) -> int:
     return len(invalid)
 
 
-def next_generation(population: list, toolbox, q: int, cxpb: float) -> list:
+def next_generation(population: list, toolbox, q: int, cxpb: float,
+                    into: tuple[np.ndarray, list] | None = None) -> list:
     """One generation of q-elitism.
 
     The q best individuals are copied unchanged (fitness kept); mu - q parents are selected with ``toolbox.select``,
     copied, paired for ``toolbox.mate`` with probability ``cxpb`` and mutated as one block with ``toolbox.mutate``.
-    Only the offspring are evaluated.
+    Only the offspring are evaluated. ``into``: a (mu, L) genes array and its individuals (as made by
+    ``as_individuals``), not the population's own, to write the new generation into without allocating memory.
     """
     mu = len(population)
     elites = sorted(population, key=lambda ind: ind.fitness, reverse=True)[:q]
     parents = toolbox.select(population, mu - q)
-    genes = np.stack(elites + parents)
-    fitness = np.full(mu, np.nan)
-    fitness[:q] = [ind.fitness.values[0] for ind in elites]
-    new = as_individuals(genes, fitness)
+    if into is None:
+        genes = np.stack(elites + parents)
+        new = as_individuals(genes)
+    else:
+        genes, new = into
+        np.stack(elites + parents, out=genes)
+    for ind, elite in zip(new, elites):
+        ind.fitness.values = elite.fitness.values
     offspring = new[q:]
+    for ind in offspring:
+        del ind.fitness.values
     for i in range(1, len(offspring), 2):
         if random.random() < cxpb:
             toolbox.mate(offspring[i - 1], offspring[i])
