@@ -115,9 +115,11 @@ def restore_evolution(ckpt: dict[str, Any], top_k: int) -> Evolution:
     return Evolution(population, hof, ckpt["generation"], rng)
 
 
-def _metrics_row(evolution: Evolution, started: float, start_generation: int) -> dict[str, Any]:
+def _metrics_row(evolution: Evolution, genes: np.ndarray, started: float, start_generation: int) -> dict[str, Any]:
+    """Fitness statistics, diversity (mean per-gene std over the population) and speed; ``genes`` holds the
+    population's (mu, L) array."""
     fitness = np.array([ind.fitness.values[0] for ind in evolution.population])
-    genes = np.stack(evolution.population)[:, ::DIVERSITY_STRIDE]
+    genes = genes[:, ::DIVERSITY_STRIDE]
     seconds = max(time.perf_counter() - started, 1e-9)
     return {"generation": evolution.generation, "max": float(fitness.max()), "mean": float(fitness.mean()),
             "min": float(fitness.min()), "std": float(fitness.std()),
@@ -235,7 +237,7 @@ class EvolveRun:
                 if config.q < config.top_k:  # otherwise elitism keeps the best top_k: sync when read
                     self._sync_hall_of_fame()
                 evolution.generation += 1
-                row = _metrics_row(evolution, started, start_generation)
+                row = _metrics_row(evolution, genes, started, start_generation)
                 if config.detector_every and evolution.generation % config.detector_every == 0:
                     self._detector_column(row)
                 rows.append(row)
