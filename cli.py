@@ -53,7 +53,7 @@ def evoface():
 @click.option("--patience", default=5, show_default=True, type=click.IntRange(1),
               help="Stop after this many epochs without a better validation loss.")
 @click.option("--max-images", type=click.IntRange(1), help="Use at most this many images from each source.")
-@click.option("--time-limit", type=Duration(), help="Stop after this much training time (e.g. 20m).")
+@click.option("--time-limit", type=Duration(), help="Stop after this much training time in total (e.g. 20m).")
 @click.option("--width", default=16, show_default=True, type=click.IntRange(4, 128), help="Channels of the first block.")
 @click.option("--flip/--no-flip", default=True, show_default=True, help="Random horizontal flips of faces.")
 @click.option("--crop-scale", default=0.85, show_default=True, type=click.FloatRange(0.3, 1.0),
@@ -110,7 +110,7 @@ def train_fitness_command(resume_dir, refine, **options):
 @click.option("--sigma", type=float, help="Crossover cut ~ N(L/2, (sigma*L)^2).  [default: 0.5]")
 @click.option("--indpb", type=float, help="Per-gene reset probability of mutation.  [default: 0.001]")
 @click.option("--generations", type=click.IntRange(1), help="Stop at this many generations in total.")
-@click.option("--time-limit", type=Duration(), help="Stop after this long (e.g. 10m).")
+@click.option("--time-limit", type=Duration(), help="Stop after this much evolution in total, across resumes (e.g. 10m).")
 @click.option("--target-fitness", type=float, help="Stop once the best faceness reaches this.")
 @click.option("--checkpoint-every", type=int, help="Checkpoint every K generations.  [default: 500]")
 @click.option("--snapshot-every", type=int, help="Save the best image every K generations.  [default: 100]")
@@ -153,7 +153,8 @@ def generative_options(command):
         click.option("--size", default=64, show_default=True, type=click.Choice(["32", "64", "128"])),
         click.option("--epochs", default=25, show_default=True, type=click.IntRange(1)),
         click.option("--batch-size", default=128, show_default=True, type=click.IntRange(1)),
-        click.option("--time-limit", type=Duration(), help="Stop after this much training time (e.g. 30m)."),
+        click.option("--time-limit", type=Duration(),
+                     help="Stop after this much training time in total, across resumes (e.g. 30m)."),
         click.option("--holdout", default=0.0, show_default=True, type=click.FloatRange(0, 0.5),
                      help="Share of images kept out of training, saved to RUN/holdout for FID."),
         click.option("--max-images", type=click.IntRange(1), help="Use at most this many images."),

@@ -47,7 +47,7 @@ class EvolveConfig:
     sigma: float = 0.5                  # crossover cut ~ N(L/2, (sigma*L)^2)
     indpb: float = 0.001
     generations: int | None = None      # total generations (a stopping rule)
-    time_limit: float | None = None     # seconds for this invocation (a stopping rule)
+    time_limit: float | None = None     # seconds of evolution in total, across resumes (a stopping rule)
     target_fitness: float | None = None  # stop once the best reaches this (a stopping rule)
     checkpoint_every: int = 500
     snapshot_every: int = 100
@@ -205,7 +205,7 @@ class EvolveRun:
         config, evolution = self.config, self.evolution
         if config.generations is not None and evolution.generation >= config.generations:
             return f"reached {config.generations} generations"
-        if config.time_limit is not None and time.perf_counter() - started >= config.time_limit:
+        if config.time_limit is not None and self.elapsed + time.perf_counter() - started >= config.time_limit:
             return f"time limit of {config.time_limit:g}s reached"
         if config.target_fitness is not None and max(ind.fitness.values[0] for ind in evolution.population) \
                 >= config.target_fitness:
@@ -275,9 +275,16 @@ def evolve(config: EvolveConfig, resume: bool = False) -> dict[str, Any]:
     return EvolveRun(config, resume).run_until_stop()
 
 
+STOPPING_RULES = ("generations", "time_limit", "target_fitness")
+
+
 def resume_config(run_dir: str | Path, **overrides: Any) -> EvolveConfig:
-    """The stored config of a run, with new stopping rules (or other non-None overrides) applied."""
+    """The stored config of a run with the non-None overrides applied; stopping rules given now replace all stored
+    ones (so ``--generations`` alone is not cut short by a stored time limit)."""
     config = RunDir(run_dir, create=False).read_config(EvolveConfig)
     config.out = str(run_dir)
-    return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if any(rule in overrides for rule in STOPPING_RULES):
+        overrides = {**dict.fromkeys(STOPPING_RULES), **overrides}
+    return dataclasses.replace(config, **overrides)
 

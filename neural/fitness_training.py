@@ -48,7 +48,7 @@ class FitnessTrainConfig:
     seed: int = 0
     device: str = "auto"
     max_images: int | None = None        # per source, a seeded random subset
-    time_limit: float | None = None      # seconds of training, checked after each epoch
+    time_limit: float | None = None      # seconds of training in total, across resumes, checked after each epoch
     width: int = 16
     flip: bool = True
     crop_scale: float = 0.85

@@ -39,7 +39,7 @@ class GenerativeConfig:
     size: int = 64
     epochs: int = 25
     batch_size: int = 128
-    time_limit: float | None = None     # seconds of training in this invocation, checked after each epoch
+    time_limit: float | None = None     # seconds of training in total, across resumes, checked after each epoch
     holdout: float = 0.0                # share of images kept out of training (saved as PNGs, used for FID)
     max_images: int | None = None
     flip: bool = True

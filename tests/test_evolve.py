@@ -83,3 +83,11 @@ def test_evolve_cli_runs_and_resumes(tmp_path, capsys):
     assert "at generation 5" in capsys.readouterr().out
     genes = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt", "evolve")["genes"]
     assert genes.shape[0] == 8 and np.asarray(genes).dtype == np.uint8
+
+
+def test_stopping_rules_given_on_resume_replace_the_stored_ones(tmp_path):
+    evolve(config(tmp_path / "run", generations=None, time_limit=1.0))
+    resumed = resume_config(tmp_path / "run", generations=50)
+    assert resumed.generations == 50 and resumed.time_limit is None
+    kept = resume_config(tmp_path / "run", indpb=0.01)
+    assert kept.time_limit == 1.0 and kept.indpb == 0.01
