@@ -1,6 +1,6 @@
 """GA output quality per lever: K seeded evolve runs per configuration, a fixed time budget each.
 
-Run: python bench/ga_quality.py [--seeds 4] [--budget 90] [--real ../shared/data/celeba] [--out runs/ga-quality]
+Run: python bench/ga_quality.py [--seeds 3] [--budget 60] [--real ../shared/data/celeba] [--out runs/ga-quality]
 For each configuration it prints the final max fitness, the share of best images in which OpenCV's Haar cascade
 (never trained here) finds a face, and KID (x1000) of the best images against 500 real faces (FID needs far more
 images than K runs give, so it is shown only from 10 runs up). A grid of the best images per configuration is
@@ -25,20 +25,35 @@ from neural.face_detector import detect_faces  # noqa: E402
 from neural.fid import frechet_distance, inception_features, inception_model, kernel_inception_distance  # noqa: E402
 from neural.sampling import evolve_run_images  # noqa: E402
 
+# each configuration is a list of stages (share of the time budget, evolve options); a later stage starts from the
+# previous stage's final population
 CONFIGURATIONS = {
-    "default (64x64 genome)": {},
-    "genome 32": {"genome_size": 32},
-    "genome 16": {"genome_size": 16},
-    "genome 16 + tv 0.1": {"genome_size": 16, "tv_weight": 0.1},
-    "blur 1.0": {"blur_sigma": 1.0},
+    "default (64x64 genome)": [(1.0, {})],
+    "blur 1.0": [(1.0, {"blur_sigma": 1.0})],
+    "genome 32": [(1.0, {"genome_size": 32})],
+    "genome 16": [(1.0, {"genome_size": 16})],
+    "genome 16 + tv 0.1": [(1.0, {"genome_size": 16, "tv_weight": 0.1})],
+    "coarse-to-fine 16->32": [(0.4, {"genome_size": 16}), (0.6, {"genome_size": 32})],
 }
+
+
+def run_stages(stages, out: Path, budget: float, seed: int) -> tuple[Path, dict]:
+    """Evolve each stage for its share of the budget, each from the previous stage's population; the summary is the
+    last stage's, with the generations of all stages."""
+    previous, summary, generations = None, {}, 0
+    for i, (share, options) in enumerate(stages):
+        run = out.with_name(f"{out.name}-stage{i}") if len(stages) > 1 else out
+        summary = evolve(EvolveConfig(out=str(run), time_limit=share * budget, seed=seed, device="cpu",
+                                      snapshot_every=10**9, checkpoint_every=10**9, init_from=previous, **options))
+        previous, generations = str(run), generations + summary["generation"]
+    return Path(previous), {**summary, "generation": generations}
 
 
 def main() -> None:
     root = Path(__file__).resolve().parents[1]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=4)
-    parser.add_argument("--budget", type=float, default=90.0, help="seconds per run")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--budget", type=float, default=60.0, help="seconds per run (all its stages together)")
     parser.add_argument("--real", default=str(root.parent / "shared" / "data" / "celeba"))
     parser.add_argument("--weights", default=str(root.parent / "shared" / "weights" / "pt_inception-fid-features.pth"))
     parser.add_argument("--out", default=str(root / "runs" / "ga-quality"))
@@ -50,15 +65,13 @@ def main() -> None:
     print(f"{args.seeds} runs per configuration, {args.budget:.0f} s each, shipped fitness model, mu=100, q=20")
     print(f"{'configuration':<24} {'generations':>11} {'max fitness':>12} {'face rate':>10} {'KID x1000':>10} "
           f"{'FID':>6}")
-    for name, options in CONFIGURATIONS.items():
+    for name, stages in CONFIGURATIONS.items():
         if args.only and name not in args.only:
             continue
-        slug = name.split(" (")[0].replace(" ", "-").replace(".", "")
+        slug = name.split(" (")[0].replace(" ", "-").replace(".", "").replace(">", "")
         best, fitness, generations = [], [], []
         for seed in range(args.seeds):
-            run = out / f"{slug}-s{seed}"
-            summary = evolve(EvolveConfig(out=str(run), time_limit=args.budget, seed=seed, device="cpu",
-                                          snapshot_every=10**9, checkpoint_every=10**9, **options))
+            run, summary = run_stages(stages, out / f"{slug}-s{seed}", args.budget, seed)
             best.append(evolve_run_images(run, 1)[0])
             fitness.append(summary["best_fitness"])
             generations.append(summary["generation"])
