@@ -40,7 +40,7 @@ def evoface():
 
 
 @evoface.command("train-fitness")
-@click.option("--faces", multiple=True, metavar="DIR", help="Folder of face images (repeatable), or torchvision:celeba.")
+@click.option("--faces", multiple=True, metavar="DIR", help="Face image folder (repeatable), or torchvision:celeba.")
 @click.option("--negatives", multiple=True, metavar="DIR",
               help="Folder of non-face images (repeatable), or torchvision:cifar10.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory to create.")
@@ -54,7 +54,8 @@ def evoface():
               help="Stop after this many epochs without a better validation loss.")
 @click.option("--max-images", type=click.IntRange(1), help="Use at most this many images from each source.")
 @click.option("--time-limit", type=Duration(), help="Stop after this much training time in total (e.g. 20m).")
-@click.option("--width", default=16, show_default=True, type=click.IntRange(4, 128), help="Channels of the first block.")
+@click.option("--width", default=16, show_default=True, type=click.IntRange(4, 128),
+              help="Channels of the first block.")
 @click.option("--flip/--no-flip", default=True, show_default=True, help="Random horizontal flips of faces.")
 @click.option("--crop-scale", default=0.85, show_default=True, type=click.FloatRange(0.3, 1.0),
               help="Smallest area share of a random resized crop (1 = off).")
@@ -110,7 +111,7 @@ def train_fitness_command(resume_dir, refine, **options):
 @click.option("--sigma", type=float, help="Crossover cut ~ N(L/2, (sigma*L)^2).  [default: 0.5]")
 @click.option("--indpb", type=float, help="Per-gene reset probability of mutation.  [default: 0.001]")
 @click.option("--generations", type=click.IntRange(1), help="Stop at this many generations in total.")
-@click.option("--time-limit", type=Duration(), help="Stop after this much evolution in total, across resumes (e.g. 10m).")
+@click.option("--time-limit", type=Duration(), help="Stop after this much evolution in total (e.g. 10m).")
 @click.option("--target-fitness", type=float, help="Stop once the best faceness reaches this.")
 @click.option("--checkpoint-every", type=int, help="Checkpoint every K generations.  [default: 500]")
 @click.option("--snapshot-every", type=int, help="Save the best image every K generations.  [default: 100]")

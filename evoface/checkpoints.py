@@ -13,7 +13,7 @@ from evoface.errors import InputError
 
 
 def save_atomic(obj: dict[str, Any], path: str | os.PathLike) -> None:
-    """torch.save ``obj`` to ``path`` through a temporary file and ``os.replace``, so a crash never leaves half a file."""
+    """torch.save ``obj`` to ``path`` via a temporary file and ``os.replace``: a crash never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)

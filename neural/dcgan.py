@@ -56,7 +56,8 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """images (B, 3, size, size) in [-1, 1] -> logits (B,): strided convs, BatchNorm (not on the first), LeakyReLU 0.2."""
+    """images (B, 3, size, size) in [-1, 1] -> logits (B,): strided convs, BatchNorm (not on the first block),
+    LeakyReLU 0.2."""
 
     def __init__(self, config: DcganConfig):
         super().__init__()

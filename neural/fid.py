@@ -96,7 +96,7 @@ def kernel_inception_distance(features_a: np.ndarray, features_b: np.ndarray, su
 
 
 def cached_features(model: torch.nn.Module, images: np.ndarray, cache_dir: Path | None, key: str) -> np.ndarray:
-    """Features of a real set, cached under ``cache_dir`` by ``key`` (which must name the folder content, size and n)."""
+    """Features of a real set, cached under ``cache_dir`` by ``key`` (naming the folder content, size and n)."""
     if cache_dir is None:
         return inception_features(model, images)
     path = Path(cache_dir) / f"fid-{hashlib.sha256(key.encode()).hexdigest()[:32]}.npy"

@@ -8,7 +8,7 @@ from evoface.checkpoints import load_checkpoint
 from neural.dcgan import DcganConfig, Discriminator, Generator
 from neural.gan_training import DcganTrainer, GanTrainConfig
 from neural.sampling import sample_images
-from neural.vae import Vae, VaeConfig, vae_loss
+from neural.vae import Vae, VaeConfig
 from neural.vae_training import VaeTrainConfig, VaeTrainer
 from tests.conftest import CELEBA
 from tests.test_cli_errors import assert_one_line_error, run_cli

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 
-from evoface.compare import CompareConfig, compare
 from evoface.evolve import EvolveConfig, evolve
 from fitness_data.folder import load_folder
 from neural import fid as fid_module

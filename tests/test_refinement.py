@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 
 from cli import main
 from evoface.evolve import EvolveConfig, evolve
