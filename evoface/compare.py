@@ -200,11 +200,11 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-NOTES = """FID and KID use pytorch-fid's Inception pool3 features against the real images; the Real row compares one
-half of the real set with the other (the floor at that n). KID is the unbiased polynomial-kernel MMD, reliable at small n
-where FID is biased upwards. Faceness is the mean score of the fitness CNN (the GA's own objective, so not an
-independent judge). The detector face rate is the share of images in which OpenCV's frontal-face Haar cascade, never
-trained or tuned here, finds a face. GA images: {ga_mode}."""
+NOTES = """FID and KID use pytorch-fid's Inception pool3 features against the real images; the Real row compares
+one half of the real set with the other (the floor at that n). KID is the unbiased polynomial-kernel MMD, reliable
+at small n where FID is biased upwards. Faceness is the mean score of the fitness CNN (the GA's own objective, so
+not an independent judge). The detector face rate is the share of images in which OpenCV's frontal-face Haar
+cascade, never trained or tuned here, finds a face. GA images: {ga_mode}."""
 
 
 def compare(config: CompareConfig) -> dict[str, Any]:
