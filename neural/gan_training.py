@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from evoface.errors import InputError
 from evoface.plots import plot_series
 from neural.dcgan import DcganConfig, Discriminator, Generator
-from neural.generative_training import EpochTrainer, GenerativeConfig, to_uint8_images
+from neural.generative_training import EpochTrainer, GenerativeConfig, decode_latents, to_uint8_images
 
 LOSSES = ("bce", "lsgan", "hinge")
 
@@ -132,13 +132,6 @@ class DcganTrainer(EpochTrainer):
             plot_series(rows, "epoch", ["fid"], self.run.plots / "fid.png", "DCGAN: FID vs held-out faces", "FID")
 
 
-@torch.no_grad()
-def sample_generator(net_g: Generator, n: int, device, seed: int | None = None, batch: int = 256) -> np.ndarray:
+def sample_generator(net_g: Generator, n: int, device, seed: int | None = None) -> np.ndarray:
     """n images (N, H, W, 3) uint8 from a generator in eval mode."""
-    was_training = net_g.training
-    net_g.eval()
-    gen = torch.Generator().manual_seed(seed) if seed is not None else None
-    out = [to_uint8_images(net_g(torch.randn(min(batch, n - i), net_g.config.nz, generator=gen).to(device)))
-           for i in range(0, n, batch)]
-    net_g.train(was_training)
-    return np.concatenate(out) if out else np.zeros((0, net_g.config.size, net_g.config.size, 3), np.uint8)
+    return decode_latents(net_g, net_g, net_g.config.nz, net_g.config.size, n, device, seed)

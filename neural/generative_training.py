@@ -63,6 +63,20 @@ def to_uint8_images(images: torch.Tensor) -> np.ndarray:
     return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
 
+@torch.no_grad()
+def decode_latents(decode, module: torch.nn.Module, latent: int, size: int, n: int, device, seed: int | None = None,
+                   batch: int = 256) -> np.ndarray:
+    """n images (N, size, size, 3) uint8 from ``decode(z)`` with z ~ N(0, I) of width ``latent``, in batches, with
+    ``module`` in eval mode meanwhile; seeded when ``seed`` is given."""
+    was_training = module.training
+    module.eval()
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    out = [to_uint8_images(decode(torch.randn(min(batch, n - i), latent, generator=gen).to(device)))
+           for i in range(0, n, batch)]
+    module.train(was_training)
+    return np.concatenate(out) if out else np.zeros((0, size, size, 3), np.uint8)
+
+
 class EpochTrainer:
     """Owns a run directory and trains for epochs; subclasses set ``kind`` and implement the hooks below."""
 

@@ -12,7 +12,7 @@ import torch
 from evoface.errors import InputError
 from evoface.plots import plot_series
 from fitness_data.batches import to_nchw
-from neural.generative_training import EpochTrainer, GenerativeConfig, to_uint8_images
+from neural.generative_training import EpochTrainer, GenerativeConfig, decode_latents, to_uint8_images
 from neural.vae import Vae, VaeConfig, vae_loss
 
 
@@ -100,13 +100,6 @@ class VaeTrainer(EpochTrainer):
             plot_series(rows, "epoch", ["fid"], self.run.plots / "fid.png", "VAE: FID vs held-out faces", "FID")
 
 
-@torch.no_grad()
-def sample_vae(model: Vae, n: int, device, seed: int | None = None, batch: int = 256) -> np.ndarray:
+def sample_vae(model: Vae, n: int, device, seed: int | None = None) -> np.ndarray:
     """n images (N, H, W, 3) uint8 decoded from z ~ N(0, I)."""
-    was_training = model.training
-    model.eval()
-    gen = torch.Generator().manual_seed(seed) if seed is not None else None
-    out = [to_uint8_images(model.decode(torch.randn(min(batch, n - i), model.config.latent, generator=gen)
-                                        .to(device))) for i in range(0, n, batch)]
-    model.train(was_training)
-    return np.concatenate(out) if out else np.zeros((0, model.config.size, model.config.size, 3), np.uint8)
+    return decode_latents(model.decode, model, model.config.latent, model.config.size, n, device, seed)
