@@ -175,13 +175,20 @@ def generative_options(command):
     return command
 
 
+def given_on_command_line(name: str) -> bool:
+    """Whether the user typed this option (as opposed to click filling in its default)."""
+    from click.core import ParameterSource
+
+    return click.get_current_context().get_parameter_source(name) == ParameterSource.COMMANDLINE
+
+
 def run_generative(trainer_type, config_type, resume_dir, options) -> None:
     from evoface.rundir import RunDir
 
     if resume_dir:
         config = RunDir(resume_dir, create=False).read_config(config_type)
-        for key in ("epochs", "time_limit"):
-            if options.get(key) is not None:
+        for key in ("epochs", "time_limit"):  # the only settings a resumed run may change
+            if given_on_command_line(key):
                 setattr(config, key, options[key])
         summary = trainer_type(config, resume=True).train()
     else:

@@ -119,3 +119,15 @@ def test_baseline_cli_errors(tmp_path, capsys):
     assert_one_line_error(code, err, "'faceness' checkpoint")
     code, err = run_cli(["sample", "--model", str(fit), "-n", "0", "--out", str(tmp_path / "x.png")], capsys)
     assert_one_line_error(code, err, "-n must be at least 1")
+
+
+def test_resume_keeps_stored_epochs_unless_given(tmp_path, capsys):
+    out = tmp_path / "vae"
+    base = ["--data", str(CELEBA), "--size", "32", "--max-images", "64", "--batch-size", "32", "--width", "8",
+            "--device", "cpu"]
+    code, _ = run_cli(["train-vae", *base, "--epochs", "3", "--time-limit", "1s", "--out", str(out)], capsys)
+    assert code == 0
+    code, _ = run_cli(["train-vae", "--resume", str(out), "--time-limit", "1h"], capsys)
+    assert code == 0
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3]  # the stored --epochs 3, not the option's default
