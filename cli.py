@@ -110,7 +110,8 @@ def train_fitness_command(resume_dir, refine, **options):
 @click.option("--cxpb", type=float, help="Crossover probability per pair.  [default: 1.0]")
 @click.option("--sigma", type=float, help="Crossover cut ~ N(L/2, (sigma*L)^2).  [default: 0.5]")
 @click.option("--indpb", type=float, help="Per-gene reset probability of mutation.  [default: 0.001]")
-@click.option("--generations", type=click.IntRange(1), help="Stop at this many generations in total.")
+@click.option("--generations", type=click.IntRange(1),
+              help="Stop at this many generations in total (1000 when no stopping rule is given).")
 @click.option("--time-limit", type=Duration(), help="Stop after this much evolution in total (e.g. 10m).")
 @click.option("--target-fitness", type=float, help="Stop once the best faceness reaches this.")
 @click.option("--checkpoint-every", type=int, help="Checkpoint every K generations.  [default: 500]")
