@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from evoface.allocator import keep_large_blocks_on_heap
 from evoface.rendering import gaussian_blur, genes_to_tensor, total_variation
 from neural.faceness import FacenessNet
 
@@ -44,6 +45,7 @@ class BatchScorer:
         self.tv_weight = tv_weight
         self.blur_sigma = blur_sigma
         self.model = fuse_for_inference(model).to(device)
+        keep_large_blocks_on_heap()  # the GA's hot loop allocates the same large tensors every generation
         self.plain = genome_size in (None, self.size) and not tv_weight and not blur_sigma
 
     @property

@@ -65,3 +65,12 @@ def test_lever_validation(tmp_path):
         evolve(EvolveConfig(out=str(tmp_path / "x"), generations=1, genome_size=2))
     with pytest.raises(InputError, match="--tv-weight"):
         evolve(EvolveConfig(out=str(tmp_path / "y"), generations=1, tv_weight=-1))
+
+
+def test_allocator_thresholds_apply_on_glibc():
+    import platform
+
+    from evoface.allocator import keep_large_blocks_on_heap
+
+    applied = keep_large_blocks_on_heap()
+    assert applied == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
