@@ -81,9 +81,11 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
 def kernel_inception_distance(features_a: np.ndarray, features_b: np.ndarray, subsets: int = 50,
                               subset_size: int = 500, seed: int = 0) -> tuple[float, float]:
     """KID (Binkowski et al. 2018): the unbiased MMD^2 with the cubic polynomial kernel k(x, y) = (x.y / d + 1)^3,
-    averaged over random subsets. Returns (mean, standard deviation over subsets)."""
+    averaged over random subsets. Returns (mean, standard deviation over subsets; 0 when one subset is all)."""
     rng = np.random.default_rng(seed)
     m = min(subset_size, len(features_a), len(features_b))
+    if m == len(features_a) == len(features_b):
+        subsets = 1  # every subset would be the whole of both sets: one is enough
     d = features_a.shape[1]
     values = []
     for _ in range(subsets):
