@@ -37,13 +37,13 @@ CONFIGURATIONS = {
 }
 
 
-def run_stages(stages, out: Path, budget: float, seed: int) -> tuple[Path, dict]:
+def run_stages(stages, out: Path, budget: float, seed: int, fitness: str | None = None) -> tuple[Path, dict]:
     """Evolve each stage for its share of the budget, each from the previous stage's population; the summary is the
     last stage's, with the generations of all stages."""
     previous, summary, generations = None, {}, 0
     for i, (share, options) in enumerate(stages):
         run = out.with_name(f"{out.name}-stage{i}") if len(stages) > 1 else out
-        summary = evolve(EvolveConfig(out=str(run), time_limit=share * budget, seed=seed, device="cpu",
+        summary = evolve(EvolveConfig(out=str(run), fitness=fitness, time_limit=share * budget, seed=seed, device="cpu",
                                       snapshot_every=10**9, checkpoint_every=10**9, init_from=previous, **options))
         previous, generations = str(run), generations + summary["generation"]
     return Path(previous), {**summary, "generation": generations}
@@ -58,11 +58,13 @@ def main() -> None:
     parser.add_argument("--weights", default=str(root.parent / "shared" / "weights" / "pt_inception-fid-features.pth"))
     parser.add_argument("--out", default=str(root / "runs" / "ga-quality"))
     parser.add_argument("--only", nargs="*", help="names of configurations to run (default: all)")
+    parser.add_argument("--fitness", help="faceness checkpoint to evolve against (default: the shipped model)")
     args = parser.parse_args()
     out = Path(args.out)
     inception = inception_model(args.weights)
     real = inception_features(inception, load_folder(args.real, 64, limit=500, seed=11, quiet=True).images)
-    print(f"{args.seeds} runs per configuration, {args.budget:.0f} s each, shipped fitness model, mu=100, q=20")
+    print(f"{args.seeds} runs per configuration, {args.budget:.0f} s each, fitness {args.fitness or 'shipped'}, "
+          f"mu=100, q=20")
     print(f"{'configuration':<24} {'generations':>11} {'max fitness':>12} {'face rate':>10} {'KID x1000':>10} "
           f"{'FID':>6}")
     for name, stages in CONFIGURATIONS.items():
@@ -71,7 +73,7 @@ def main() -> None:
         slug = name.split(" (")[0].replace(" ", "-").replace(".", "").replace(">", "")
         best, fitness, generations = [], [], []
         for seed in range(args.seeds):
-            run, summary = run_stages(stages, out / f"{slug}-s{seed}", args.budget, seed)
+            run, summary = run_stages(stages, out / f"{slug}-s{seed}", args.budget, seed, args.fitness)
             best.append(evolve_run_images(run, 1)[0])
             fitness.append(summary["best_fitness"])
             generations.append(summary["generation"])

@@ -74,7 +74,7 @@ def model_samples(name: str, checkpoint: str, kind: str, n: int, seed: int, devi
     started = time.perf_counter()
     images = sample_images(checkpoint, n, seed=seed, device=device)
     per_sample = (time.perf_counter() - started) / n
-    trained = ckpt.get("elapsed")
+    trained = ckpt.get("elapsed") or ckpt.get("metrics", {}).get("elapsed_s")  # last.pt, or best.pt's epoch row
     note = "sampling only" + (f"; trained {trained / 60:.0f} min" if trained else "")
     return MethodSamples(name, images, per_sample, note)
 
