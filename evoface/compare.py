@@ -52,7 +52,7 @@ class MethodSamples:
 
 def ga_samples(runs: list[str], n: int, mode: str) -> MethodSamples:
     """Best image of each run ("best"), or up to n distinct top images spread over the runs' final populations."""
-    from neural.sampling import evolve_run_images
+    from neural.sampling import evolve_checkpoint_images
 
     per_run = 1 if mode == "best" else max(1, n // len(runs))
     images, seconds = [], 0.0
@@ -60,19 +60,20 @@ def ga_samples(runs: list[str], n: int, mode: str) -> MethodSamples:
         path = Path(run)
         if not (path / "checkpoints" / "last.pt").is_file():
             raise InputError(f"--ga {run} is not an evolve run directory (no checkpoints/last.pt)")
-        images.append(evolve_run_images(path, per_run))
-        seconds += load_checkpoint(path / "checkpoints" / "last.pt", "evolve")["elapsed"]
+        ckpt = load_checkpoint(path / "checkpoints" / "last.pt", "evolve")
+        images.append(evolve_checkpoint_images(ckpt, per_run))
+        seconds += ckpt["elapsed"]
     stacked = np.concatenate(images)[:n]
     return MethodSamples("GA", stacked, seconds / len(stacked),
                          f"evolution time of {len(runs)} run(s) divided by the {len(stacked)} images taken")
 
 
 def model_samples(name: str, checkpoint: str, kind: str, n: int, seed: int, device) -> MethodSamples:
-    from neural.sampling import sample_images
+    from neural.sampling import sample_checkpoint
 
     ckpt = load_checkpoint(checkpoint, kind)
     started = time.perf_counter()
-    images = sample_images(checkpoint, n, seed=seed, device=device)
+    images = sample_checkpoint(ckpt, n, seed=seed, device=device, name=checkpoint)
     per_sample = (time.perf_counter() - started) / n
     trained = ckpt.get("elapsed") or ckpt.get("metrics", {}).get("elapsed_s")  # last.pt, or best.pt's epoch row
     note = "sampling only" + (f"; trained {trained / 60:.0f} min" if trained else "")

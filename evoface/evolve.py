@@ -230,10 +230,11 @@ class EvolveRun:
                 reason = self._should_stop(started) or ("interrupted" if stop else None)
                 if reason:
                     break
-                previous = evolution.population, genes
-                evolution.population = next_generation(previous[0], toolbox, config.q, config.cxpb,
+                old_population, old_genes = evolution.population, genes
+                evolution.population = next_generation(old_population, toolbox, config.q, config.cxpb,
                                                        into=(spare_genes, spare))
-                genes, (spare, spare_genes) = spare_genes, previous  # the old storage receives the next generation
+                genes = spare_genes  # the new generation lives in the spare buffer...
+                spare, spare_genes = old_population, old_genes  # ...and the old one becomes the next spare
                 if config.q < config.top_k:  # otherwise elitism keeps the best top_k: sync when read
                     self._sync_hall_of_fame()
                 evolution.generation += 1

@@ -10,9 +10,9 @@ from PIL import Image
 
 from evoface.checkpoints import load_checkpoint
 from evoface.errors import InputError
-from evoface.rendering import genome_side, render
 from evoface.rundir import RunDir
 from neural.faceness_store import resolve_faceness_path
+from neural.sampling import evolve_checkpoint_images
 
 EXPORT_FOLDER = "refine-negatives"
 
@@ -21,8 +21,7 @@ def export_run_images(run_dir: str | Path) -> Path:
     """Write the distinct images of a run's final population and hall of fame as PNGs; return their folder."""
     run = RunDir(run_dir, create=False)
     ckpt = load_checkpoint(run.checkpoints / "last.pt", "evolve")
-    genes = np.unique(np.concatenate([ckpt["genes"].numpy(), ckpt["hof_genes"].numpy()]), axis=0)
-    images = render(genes, ckpt.get("image_size") or genome_side(genes.shape[1]))
+    images = evolve_checkpoint_images(ckpt)
     folder = run.path / EXPORT_FOLDER
     folder.mkdir(exist_ok=True)
     for i, image in enumerate(images):

@@ -25,7 +25,12 @@ def sample_images(source: str | Path, n: int, seed: int = 0, device: str | torch
     path = Path(source)
     if path.is_dir():
         return evolve_run_images(path, n)
-    ckpt = load_checkpoint(path, GENERATOR_KINDS)
+    return sample_checkpoint(load_checkpoint(path, GENERATOR_KINDS), n, seed, device, name=str(path))
+
+
+def sample_checkpoint(ckpt: dict, n: int, seed: int = 0, device: str | torch.device = "cpu",
+                      name: str = "checkpoint") -> np.ndarray:
+    """n images (N, H, W, 3) uint8 from a loaded GAN or VAE checkpoint, seeded."""
     try:
         if ckpt["kind"] == "gan":
             from neural.dcgan import DcganConfig, Generator
@@ -41,14 +46,19 @@ def sample_images(source: str | Path, n: int, seed: int = 0, device: str | torch
         model.load_state_dict(ckpt["model"])
         return sample_vae(model.to(device), n, device, seed=seed)
     except (KeyError, TypeError, RuntimeError) as exc:
-        raise InputError(f"{path}: {ckpt['kind']} checkpoint does not match its model ({type(exc).__name__})") from None
+        raise InputError(f"{name}: {ckpt['kind']} checkpoint does not match its model ({type(exc).__name__})") from None
 
 
-def evolve_run_images(run_dir: Path, n: int) -> np.ndarray:
-    """Up to n distinct images of an evolve run: hall of fame, then the final population, best first."""
-    ckpt = load_checkpoint(run_dir / "checkpoints" / "last.pt", "evolve")
+def evolve_checkpoint_images(ckpt: dict, n: int | None = None) -> np.ndarray:
+    """Up to n (default: all) distinct images of a loaded evolve checkpoint, rendered as the fitness model saw them:
+    hall of fame, then the final population, best first."""
     order = np.argsort(-ckpt["fitness"].numpy(), kind="stable")
     genes = np.concatenate([ckpt["hof_genes"].numpy(), ckpt["genes"].numpy()[order]])
     _, first = np.unique(genes, axis=0, return_index=True)
     genes = genes[np.sort(first)][:n]
     return render(genes, ckpt.get("image_size") or genome_side(genes.shape[1]))
+
+
+def evolve_run_images(run_dir: Path, n: int) -> np.ndarray:
+    """Up to n distinct images of an evolve run: hall of fame, then the final population, best first."""
+    return evolve_checkpoint_images(load_checkpoint(Path(run_dir) / "checkpoints" / "last.pt", "evolve"), n)

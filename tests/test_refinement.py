@@ -36,7 +36,7 @@ def test_refine_rounds_alternate_and_resume(tmp_path, capsys):
     from evoface.refine_rounds import RefineRoundsConfig, refine_rounds
 
     config = RefineRoundsConfig(faces=[str(CELEBA)], negatives=[str(CIFAR10)], out=str(tmp_path / "loop"), rounds=2,
-                                generations=60, epochs=1, max_images=80, evolve_options={"mu": 12, "q": 3},
+                                generations=200, epochs=2, max_images=80, evolve_options={"mu": 16, "q": 4},
                                 device="cpu")
     rows = refine_rounds(config)
     assert [r["round"] for r in rows] == [0, 1]
