@@ -100,6 +100,10 @@ def train_fitness_command(resume_dir, refine, **options):
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
               help="Continue this run; stopping rules given now replace the stored ones.")
 @click.option("--fitness", type=click.Path(), help="Faceness checkpoint or train-fitness run (default: shipped model).")
+@click.option("--ensemble", multiple=True, type=click.Path(),
+              help="Another faceness checkpoint to score with (repeatable); see --ensemble-rule.")
+@click.option("--ensemble-rule", type=click.Choice(["min", "mean"]),
+              help="Faceness of an ensemble: the minimum or the mean of its models' scores.  [default: min]")
 @click.option("--size", type=int, help="Expected image side; must match the fitness model (default: the model's).")
 @click.option("--mu", type=int, help="Population size.  [default: 100]")
 @click.option("--q", type=int, help="Elites kept unchanged each generation.  [default: 20]")
@@ -131,6 +135,7 @@ def evolve_command(resume_dir, **options):
     """Evolve images from uniform noise towards faces with the DEAP pixel GA."""
     from evoface.evolve import EvolveConfig, evolve, resume_config
 
+    options["ensemble"] = list(options["ensemble"]) or None  # not given: keep the default (or the stored one)
     if resume_dir:
         if options.pop("out"):
             raise InputError("--out cannot be combined with --resume")
@@ -188,7 +193,7 @@ def run_generative(trainer_type, config_type, resume_dir, options) -> None:
 
     if resume_dir:
         config = RunDir(resume_dir, create=False).read_config(config_type)
-        for key in ("epochs", "time_limit"):  # the only settings a resumed run may change
+        for key in ("epochs", "time_limit", *getattr(config_type, "resume_overrides", ())):  # what a resume may change
             if given_on_command_line(key):
                 setattr(config, key, options[key])
         summary = trainer_type(config, resume=True).train()
@@ -216,6 +221,8 @@ def run_generative(trainer_type, config_type, resume_dir, options) -> None:
 @click.option("--instance-noise", default=0.0, show_default=True, type=click.FloatRange(0),
               help="Std of Gaussian noise on D's inputs, annealed linearly to 0.")
 @click.option("--d-dropout", default=0.0, show_default=True, type=click.FloatRange(0, 0.9))
+@click.option("--g-ema", default=0.0, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+              help="Sample from a moving average of G's weights with this decay (e.g. 0.995); may be set on --resume.")
 def train_gan_command(resume_dir, **options):
     """Train the DCGAN baseline on a folder of faces."""
     from neural.gan_training import DcganTrainer, GanTrainConfig

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +16,14 @@ from tqdm import tqdm
 from evoface import rng as rng_state
 from evoface.checkpoints import load_checkpoint, save_atomic
 from evoface.errors import InputError
-from evoface.ga import evaluate_invalid, next_generation, population_arrays
+from evoface.ga import QElitistGA, evaluate_invalid, population_arrays
 from evoface.interrupts import StopRequest
 from evoface.plots import image_grid, plot_series, save_png
 from evoface.rendering import render
 from evoface.rundir import RunDir
 from evoface.scoring import BatchScorer
 from evoface.timelapse import write_timelapse
-from evoface.toolbox import SELECTIONS, as_individuals, build_toolbox
+from evoface.toolbox import SELECTIONS, as_individuals, build_toolbox, fitness_values
 from neural.devices import resolve_device
 from neural.faceness_store import load_faceness
 
@@ -37,6 +37,8 @@ class EvolveConfig:
 
     out: str
     fitness: str | None = None          # faceness checkpoint; None = the shipped default
+    ensemble: list[str] = field(default_factory=list)  # more faceness checkpoints, scored together with ``fitness``
+    ensemble_rule: str = "min"          # how the ensemble's scores combine: min or mean
     size: int | None = None             # image side; None = the fitness model's, else it must match
     mu: int = 100
     q: int = 20
@@ -115,16 +117,14 @@ def restore_evolution(ckpt: dict[str, Any], top_k: int) -> Evolution:
     return Evolution(population, hof, ckpt["generation"], rng)
 
 
-def _metrics_row(evolution: Evolution, genes: np.ndarray, started: float, start_generation: int) -> dict[str, Any]:
-    """Fitness statistics, diversity (mean per-gene std over the population) and speed; ``genes`` holds the
-    population's (mu, L) array."""
-    fitness = np.array([ind.fitness.values[0] for ind in evolution.population])
-    genes = genes[:, ::DIVERSITY_STRIDE]
+def _metrics_row(ga: QElitistGA, generation: int, started: float, start_generation: int) -> dict[str, Any]:
+    """Fitness statistics, diversity (mean per-gene std over the population) and speed."""
+    fitness = ga.fitness
     seconds = max(time.perf_counter() - started, 1e-9)
-    return {"generation": evolution.generation, "max": float(fitness.max()), "mean": float(fitness.mean()),
+    return {"generation": generation, "max": float(fitness.max()), "mean": float(fitness.mean()),
             "min": float(fitness.min()), "std": float(fitness.std()),
-            "diversity": float(genes.std(axis=0).mean()),
-            "generations_per_s": (evolution.generation - start_generation) / seconds}
+            "diversity": float(ga.genes[:, ::DIVERSITY_STRIDE].std(axis=0).mean()),
+            "generations_per_s": (generation - start_generation) / seconds}
 
 
 class EvolveRun:
@@ -142,8 +142,9 @@ class EvolveRun:
         if config.size is not None and config.size != self.size:
             raise InputError(f"--size {config.size} does not match the fitness model, which scores "
                              f"{self.size}px images")
-        self.scorer = BatchScorer(self.model, resolve_device(config.device), config.genome_size, config.tv_weight,
-                                  config.blur_sigma)
+        models = [self.model] + [load_faceness(path) for path in config.ensemble]
+        self.scorer = BatchScorer(models, resolve_device(config.device), config.genome_size, config.tv_weight,
+                                  config.blur_sigma, ensemble_rule=config.ensemble_rule)
         self.last_checkpoint = self.run.checkpoints / "last.pt"
         self.elapsed = 0.0
         if resume:
@@ -156,7 +157,8 @@ class EvolveRun:
         else:
             rng = rng_state.seed_everything(config.seed)
             self.evolution = Evolution([], _hall_of_fame(config.top_k), 0, rng)
-        self.toolbox = build_toolbox(self.scorer, self.evolution.rng, sigma=config.sigma, indpb=config.indpb,
+        self.toolbox = build_toolbox(self.scorer, self.evolution.rng, sigma=config.sigma, cxpb=config.cxpb,
+                                     indpb=config.indpb,
                                      selection=config.selection, truncation=config.truncation or max(config.q, 2),
                                      tournsize=config.tournsize)
         if not resume:
@@ -207,7 +209,7 @@ class EvolveRun:
             return f"reached {config.generations} generations"
         if config.time_limit is not None and self.elapsed + time.perf_counter() - started >= config.time_limit:
             return f"time limit of {config.time_limit:g}s reached"
-        if config.target_fitness is not None and max(ind.fitness.values[0] for ind in evolution.population) \
+        if config.target_fitness is not None and fitness_values(evolution.population).max() \
                 >= config.target_fitness:
             return f"target fitness {config.target_fitness:g} reached"
         return None
@@ -219,10 +221,8 @@ class EvolveRun:
         rows: list[dict[str, Any]] = []
         if evolution.generation == 0:
             self._snapshot()
-        genes = np.stack(evolution.population)  # double buffering: two (mu, L) arrays take turns
-        spare_genes = np.empty_like(genes)
-        spare = as_individuals(spare_genes)
-        evolution.population = as_individuals(genes, population_arrays(evolution.population)[1])
+        ga = QElitistGA(evolution.population, toolbox, config.q)
+        evolution.population = ga.population
         bar = tqdm(total=config.generations, initial=evolution.generation, desc="evolve", unit="gen", disable=None)
         reason = None
         with StopRequest() as stop:
@@ -230,15 +230,11 @@ class EvolveRun:
                 reason = self._should_stop(started) or ("interrupted" if stop else None)
                 if reason:
                     break
-                old_population, old_genes = evolution.population, genes
-                evolution.population = next_generation(old_population, toolbox, config.q, config.cxpb,
-                                                       into=(spare_genes, spare))
-                genes = spare_genes  # the new generation lives in the spare buffer...
-                spare, spare_genes = old_population, old_genes  # ...and the old one becomes the next spare
+                evolution.population = ga.step()
                 if config.q < config.top_k:  # otherwise elitism keeps the best top_k: sync when read
                     self._sync_hall_of_fame()
                 evolution.generation += 1
-                row = _metrics_row(evolution, genes, started, start_generation)
+                row = _metrics_row(ga, evolution.generation, started, start_generation)
                 if config.detector_every and evolution.generation % config.detector_every == 0:
                     self._detector_column(row)
                 rows.append(row)

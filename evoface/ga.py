@@ -2,55 +2,59 @@
 
 from __future__ import annotations
 
-import random
-
 import numpy as np
 
-from evoface.toolbox import as_individuals
+from evoface.toolbox import as_individuals, fitness_values, set_fitness
 
 
 def population_arrays(population: list) -> tuple[np.ndarray, np.ndarray]:
     """(mu, L) genes and (mu,) fitness values (NaN where invalid) of a population."""
-    genes = np.stack(population)
-    fitness = np.array([ind.fitness.values[0] if ind.fitness.valid else np.nan for ind in population])
-    return genes, fitness
+    return np.stack(population), fitness_values(population)
 
 
 def evaluate_invalid(population: list, toolbox) -> int:
     """Evaluate, in one batch, the individuals whose fitness is invalid; return how many were evaluated."""
     invalid = [ind for ind in population if not ind.fitness.valid]
     if invalid:
-        for ind, fit in zip(invalid, toolbox.evaluate(invalid)):
-            ind.fitness.values = fit
+        set_fitness(invalid, toolbox.evaluate(np.stack(invalid)))
     return len(invalid)
 
 
-def next_generation(population: list, toolbox, q: int, cxpb: float,
-                    into: tuple[np.ndarray, list] | None = None) -> list:
-    """One generation of q-elitism.
+class QElitistGA:
+    """Generations of q-elitism over two (mu, L) gene buffers that take turns, so no image memory is allocated.
 
-    The q best individuals are copied unchanged (fitness kept); mu - q parents are selected with ``toolbox.select``,
-    copied, paired for ``toolbox.mate`` with probability ``cxpb`` and mutated as one block with ``toolbox.mutate``.
-    Only the offspring are evaluated. ``into``: a (mu, L) genes array and its individuals (as made by
-    ``as_individuals``), not the population's own, to write the new generation into without allocating memory.
+    Each step copies the q fittest rows unchanged (fitness kept), selects mu - q parents with ``toolbox.select``,
+    writes their children with ``toolbox.mate``, mutates the children as one block with ``toolbox.mutate`` and
+    evaluates only them, in one ``toolbox.evaluate`` call. ``population`` is the current generation: DEAP
+    individuals viewing the rows of ``genes``, fitness in ``fitness``.
     """
-    mu = len(population)
-    elites = sorted(population, key=lambda ind: ind.fitness, reverse=True)[:q]
-    parents = toolbox.select(population, mu - q)
-    if into is None:
-        genes = np.stack(elites + parents)
-        new = as_individuals(genes)
-    else:
-        genes, new = into
-        np.stack(elites + parents, out=genes)
-    for ind, elite in zip(new, elites):
-        ind.fitness.values = elite.fitness.values
-    offspring = new[q:]
-    for ind in offspring:
-        del ind.fitness.values
-    for i in range(1, len(offspring), 2):
-        if random.random() < cxpb:
-            toolbox.mate(offspring[i - 1], offspring[i])
-    toolbox.mutate(genes[q:])
-    evaluate_invalid(new, toolbox)
-    return new
+
+    def __init__(self, population: list, toolbox, q: int):
+        genes, fitness = population_arrays(population)
+        if np.isnan(fitness).any():
+            raise ValueError("evaluate the population before evolving it")
+        self.toolbox, self.q = toolbox, q
+        spare = np.empty_like(genes)
+        self._current, self._spare = (genes, as_individuals(genes, fitness)), (spare, as_individuals(spare))
+        self.fitness = fitness
+
+    @property
+    def genes(self) -> np.ndarray:
+        return self._current[0]
+
+    @property
+    def population(self) -> list:
+        return self._current[1]
+
+    def step(self) -> list:
+        """One generation; returns the new population."""
+        (source, _), (genes, individuals) = self._current, self._spare
+        q, toolbox, fitness = self.q, self.toolbox, self.fitness
+        elites = np.argsort(-fitness, kind="stable")[:q]
+        np.take(source, elites, axis=0, out=genes[:q])
+        toolbox.mate(source, toolbox.select(fitness, len(genes) - q), genes[q:])
+        toolbox.mutate(genes[q:])
+        self.fitness = np.concatenate([fitness[elites], toolbox.evaluate(genes[q:])])
+        set_fitness(individuals, self.fitness)
+        self._current, self._spare = self._spare, self._current
+        return individuals

@@ -1,15 +1,15 @@
-"""Genetic operators on flattened uint8 images: normal-point crossover, numba reset mutation, truncation selection.
+"""Genetic operators on flattened uint8 images: normal-point crossover, numba reset mutation, truncation and
+tournament selection.
 
-Each is a plain function registered on a DEAP toolbox with its parameters (see ``evoface.toolbox``).
+Each is a plain function registered on a DEAP toolbox with its parameters (see ``evoface.toolbox``). The GA's
+operators act on a whole generation at once: selection on the (mu,) fitness vector, crossover and mutation on the
+(n, L) gene block, so a generation costs a handful of numpy and numba calls rather than one Python call per image.
 """
 
 from __future__ import annotations
 
-import random
-
 import numba
 import numpy as np
-from deap import tools
 
 # splitmix64 constants (Steele, Lea & Flood 2014)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -18,15 +18,36 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 PARALLEL_MIN_MUTATIONS = 200_000  # below this many expected resets per call, threads cost more than they save
 
 
+def normal_cuts(n: int, length: int, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """n crossover cuts drawn from N(L/2, (sigma*L)^2), rounded and clamped to [0, L]."""
+    return np.clip(np.rint(rng.normal(length / 2, sigma * length, n)), 0, length).astype(np.int64)
+
+
 def cx_normal_point(ind1: np.ndarray, ind2: np.ndarray, sigma: float, rng: np.random.Generator):
     """Single-point crossover with the cut drawn from N(L/2, (sigma*L)^2), rounded and clamped to [0, L].
 
     Swaps the genes before the cut in place (copying the slices, as numpy individuals need).
     """
-    length = len(ind1)
-    cut = int(min(max(round(rng.normal(length / 2, sigma * length)), 0), length))
+    cut = int(normal_cuts(1, len(ind1), sigma, rng)[0])
     ind1[:cut], ind2[:cut] = ind2[:cut].copy(), ind1[:cut].copy()
     return ind1, ind2
+
+
+def cx_normal_point_rows(source: np.ndarray, rows: np.ndarray, out: np.ndarray, sigma: float, cxpb: float,
+                         rng: np.random.Generator) -> np.ndarray:
+    """Children of the parents ``source[rows]``, written into the (len(rows), L) block ``out``: each consecutive pair
+    of parents is crossed with probability cxpb, as ``cx_normal_point`` would cross copies of them. Each output gene
+    is written about once (no copy-then-swap), which is what makes this cheaper than pairwise calls.
+    Returns the cuts (0 where a pair was not crossed)."""
+    pairs = len(rows) // 2
+    cuts = normal_cuts(pairs, source.shape[1], sigma, rng)
+    cuts[rng.random(pairs) >= cxpb] = 0
+    np.take(source, rows, axis=0, out=out)
+    for k, cut in enumerate(cuts.tolist()):
+        if cut:
+            out[2 * k, :cut] = source[rows[2 * k + 1], :cut]
+            out[2 * k + 1, :cut] = source[rows[2 * k], :cut]
+    return cuts
 
 
 def _splitmix_next(state):
@@ -86,7 +107,13 @@ def mut_uniform_reset_numpy(block: np.ndarray, indpb: float, rng: np.random.Gene
     return count
 
 
-def sel_truncation(individuals, k: int, top: int):
-    """Pick k parents uniformly at random (python's ``random``) from the ``top`` best individuals."""
-    best = tools.selBest(individuals, top)
-    return [random.choice(best) for _ in range(k)]
+def sel_truncation(fitness: np.ndarray, k: int, top: int, rng: np.random.Generator) -> np.ndarray:
+    """Rows of k parents drawn uniformly from the ``top`` fittest (ties: the earlier row first)."""
+    best = np.argsort(-fitness, kind="stable")[:top]
+    return best[rng.integers(0, len(best), k)]
+
+
+def sel_tournament(fitness: np.ndarray, k: int, tournsize: int, rng: np.random.Generator) -> np.ndarray:
+    """Rows of k parents, each the fittest of ``tournsize`` rows drawn uniformly with replacement."""
+    aspirants = rng.integers(0, len(fitness), (k, tournsize))
+    return aspirants[np.arange(k), fitness[aspirants].argmax(axis=1)]

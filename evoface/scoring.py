@@ -10,6 +10,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from evoface.allocator import keep_large_blocks_on_heap
+from evoface.errors import InputError
 from evoface.rendering import gaussian_blur, genes_to_tensor, total_variation
 from neural.faceness import FacenessNet
 
@@ -29,22 +30,34 @@ def fuse_for_inference(model: FacenessNet) -> FacenessNet:
     return fused
 
 
+ENSEMBLE_RULES = ("min", "mean")
+
+
 class BatchScorer:
     """Callable: (n, G*G*3) uint8 genes (HWC order) -> (n,) float64 fitness.
 
     fitness = faceness(image) - tv_weight * total_variation(image), where the image is the genome rendered at the
-    model's size (bilinear when G is smaller), optionally Gaussian-blurred before the model sees it.
+    model's size (bilinear when G is smaller), optionally Gaussian-blurred before the model sees it. With several
+    models, faceness is their minimum (an image must convince every model) or their mean.
     """
 
-    def __init__(self, model: FacenessNet, device: torch.device, genome_size: int | None = None,
-                 tv_weight: float = 0.0, blur_sigma: float = 0.0, batch_size: int = 1024):
-        self.size = model.config.size
+    def __init__(self, model: FacenessNet | list[FacenessNet], device: torch.device, genome_size: int | None = None,
+                 tv_weight: float = 0.0, blur_sigma: float = 0.0, batch_size: int = 1024,
+                 ensemble_rule: str = "min"):
+        models = model if isinstance(model, list) else [model]
+        self.size = models[0].config.size
+        if any(m.config.size != self.size for m in models):
+            raise InputError("the ensemble's faceness models score different image sizes: "
+                             + ", ".join(f"{m.config.size}px" for m in models))
+        if ensemble_rule not in ENSEMBLE_RULES:
+            raise InputError(f"--ensemble-rule must be one of {', '.join(ENSEMBLE_RULES)}")
+        self.ensemble_rule = ensemble_rule
         self.genome_size = genome_size or self.size
         self.device = device
         self.batch_size = batch_size
         self.tv_weight = tv_weight
         self.blur_sigma = blur_sigma
-        self.model = fuse_for_inference(model).to(device)
+        self.models = [fuse_for_inference(m).to(device, memory_format=torch.channels_last) for m in models]
         keep_large_blocks_on_heap()  # the GA's hot loop allocates the same large tensors every generation
         self.plain = genome_size in (None, self.size) and not tv_weight and not blur_sigma
 
@@ -52,13 +65,20 @@ class BatchScorer:
     def genome_length(self) -> int:
         return self.genome_size * self.genome_size * 3
 
+    def faceness(self, images: torch.Tensor) -> torch.Tensor:
+        """(n,) faceness of (n, 3, S, S) images (uint8, or float in [0, 1]) by the model or the ensemble."""
+        if len(self.models) == 1:
+            return self.models[0](images)
+        scores = torch.stack([model(images) for model in self.models])
+        return scores.amin(dim=0) if self.ensemble_rule == "min" else scores.mean(dim=0)
+
     def _score(self, genes: torch.Tensor) -> torch.Tensor:
-        if self.plain:  # the fast path: the model scales uint8 itself
+        if self.plain:  # the fast path: the model scales uint8 itself; HWC genes are a channels-last image
             size = self.size
-            return self.model(genes.view(-1, size, size, 3).permute(0, 3, 1, 2).contiguous())
+            return self.faceness(genes.view(-1, size, size, 3).permute(0, 3, 1, 2))
         images = genes_to_tensor(genes, self.size)
         seen = gaussian_blur(images, self.blur_sigma) if self.blur_sigma else images
-        scores = self.model(seen)
+        scores = self.faceness(seen)
         if self.tv_weight:
             scores = scores - self.tv_weight * total_variation(images)
         return scores

@@ -2,13 +2,14 @@
 
 An individual is a ``FaceIndividual``: a 1-D uint8 numpy array of H*W*3 genes (an HWC image, flattened) with a
 ``FitnessFace`` to maximise. Individuals are views into one (mu, L) population array, so a generation's offspring
-form one contiguous block that the mutation kernel and the CNN each process in a single call.
+form one contiguous block that crossover, the mutation kernel and the CNN each process in a single call.
 
-Registered operators:
-- ``mate(ind1, ind2)``: normal-point crossover, in place.
+Registered operators (all act on a whole generation; ``evoface.ga.QElitistGA`` calls them):
+- ``select(fitness, k)``: rows of k parents from the (mu,) fitness vector: truncation or tournament.
+- ``mate(source, rows, out)``: normal-point crossover of the parent pairs ``source[rows]``, children into ``out``.
 - ``mutate(block)``: numba reset mutation of a whole (n, L) offspring block, in place.
-- ``select(individuals, k)``: truncation (uniform among the best) or tournament selection.
-- ``evaluate(individuals)``: a list of (score,) tuples from one batched forward pass.
+- ``evaluate(block)``: (n,) fitness of an (n, L) block from one batched forward pass.
+- ``population(n, length)``: n individuals of uniform noise.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from deap import base, creator, tools
+from deap import base, creator
 
-from evoface.operators import cx_normal_point, mut_uniform_reset_block, sel_truncation
+from evoface.operators import cx_normal_point_rows, mut_uniform_reset_block, sel_tournament, sel_truncation
 
 if not hasattr(creator, "FitnessFace"):
     creator.create("FitnessFace", base.Fitness, weights=(1.0,))
@@ -27,30 +28,43 @@ if not hasattr(creator, "FitnessFace"):
 SELECTIONS = ("truncation", "tournament")
 
 
+def set_fitness(individuals, fitness: np.ndarray) -> None:
+    """Give each individual its value (NaN: invalid). The weight is 1.0, so the weighted values DEAP stores are the
+    values themselves: set directly, without DEAP's per-call tuple arithmetic."""
+    for ind, value in zip(individuals, fitness.tolist()):
+        ind.fitness.wvalues = () if value != value else (value,)
+
+
+def fitness_values(individuals) -> np.ndarray:
+    """(n,) fitness of individuals (NaN where invalid), read from the weighted values (weight 1.0)."""
+    return np.fromiter((ind.fitness.wvalues[0] if ind.fitness.wvalues else np.nan for ind in individuals), float,
+                       len(individuals))
+
+
 def as_individuals(genes: np.ndarray, fitness: np.ndarray | None = None) -> list:
     """Views of each row of a (mu, L) uint8 array as FaceIndividuals, with fitness values where given (not NaN)."""
     individuals = []
-    for i, row in enumerate(genes):
+    for row in genes:
         ind = row.view(creator.FaceIndividual)
         ind.fitness = creator.FitnessFace()
-        if fitness is not None and not np.isnan(fitness[i]):
-            ind.fitness.values = (float(fitness[i]),)
         individuals.append(ind)
+    if fitness is not None:
+        set_fitness(individuals, np.asarray(fitness, float))
     return individuals
 
 
 def build_toolbox(scorer: Callable[[np.ndarray], np.ndarray], rng: np.random.Generator, *, sigma: float,
-                  indpb: float, selection: str, truncation: int, tournsize: int) -> base.Toolbox:
+                  cxpb: float, indpb: float, selection: str, truncation: int, tournsize: int) -> base.Toolbox:
     toolbox = base.Toolbox()
-    toolbox.register("mate", cx_normal_point, sigma=sigma, rng=rng)
+    toolbox.register("mate", cx_normal_point_rows, sigma=sigma, cxpb=cxpb, rng=rng)
     toolbox.register("mutate", mut_uniform_reset_block, indpb=indpb, rng=rng)
     if selection == "truncation":
-        toolbox.register("select", sel_truncation, top=truncation)
+        toolbox.register("select", sel_truncation, top=truncation, rng=rng)
     elif selection == "tournament":
-        toolbox.register("select", tools.selTournament, tournsize=tournsize)
+        toolbox.register("select", sel_tournament, tournsize=tournsize, rng=rng)
     else:
         raise ValueError(f"unknown selection {selection!r}")
-    toolbox.register("evaluate", lambda individuals: [(float(s),) for s in scorer(np.stack(individuals))])
+    toolbox.register("evaluate", lambda block: np.asarray(scorer(block), float))
     toolbox.register("population", lambda n, length: as_individuals(
         rng.integers(0, 256, size=(n, length), dtype=np.uint8)))
     return toolbox

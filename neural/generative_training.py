@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,18 +64,38 @@ def to_uint8_images(images: torch.Tensor) -> np.ndarray:
     return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
 
+@contextmanager
+def batch_statistics(module: torch.nn.Module):
+    """BatchNorm layers normalise with each batch's statistics (as during training) without updating their running
+    statistics; other layers keep their mode."""
+    norms = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.training, m.momentum) for m in norms]
+    for m in norms:
+        m.train()
+        m.momentum = 0.0  # running = (1 - 0) * running + 0 * batch: unchanged
+    try:
+        yield module
+    finally:
+        for m, (training, momentum) in zip(norms, saved):
+            m.train(training)
+            m.momentum = momentum
+
+
 @torch.no_grad()
 def decode_latents(decode, module: torch.nn.Module, latent: int, size: int, n: int, device, seed: int | None = None,
-                   batch: int = 256) -> np.ndarray:
-    """n images (N, size, size, 3) uint8 from ``decode(z)`` with z ~ N(0, I) of width ``latent``, in batches, with
-    ``module`` in eval mode meanwhile; seeded when ``seed`` is given."""
+                   batch: int = 128, batch_stats: bool = False) -> np.ndarray:
+    """n images (N, size, size, 3) uint8 from ``decode(z)`` with z ~ N(0, I) of width ``latent``, seeded when ``seed``
+    is given. ``module`` is in eval mode meanwhile; with ``batch_stats`` its BatchNorm layers use batch statistics,
+    and every batch is a full one (the first n images are the same for any n)."""
     was_training = module.training
     module.eval()
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
-    out = [to_uint8_images(decode(torch.randn(min(batch, n - i), latent, generator=gen).to(device)))
-           for i in range(0, n, batch)]
+    with batch_statistics(module) if batch_stats else nullcontext():
+        out = [to_uint8_images(decode(torch.randn(batch if batch_stats else min(batch, n - i), latent,
+                                                  generator=gen).to(device)))
+               for i in range(0, n, batch)]
     module.train(was_training)
-    return np.concatenate(out) if out else np.zeros((0, size, size, 3), np.uint8)
+    return np.concatenate(out)[:n] if out else np.zeros((0, size, size, 3), np.uint8)
 
 
 class EpochTrainer:

@@ -6,7 +6,8 @@ import torch
 
 from evoface.checkpoints import load_checkpoint
 from neural.dcgan import DcganConfig, Discriminator, Generator
-from neural.gan_training import DcganTrainer, GanTrainConfig
+from neural.gan_training import DcganTrainer, GanTrainConfig, sample_generator
+from neural.generative_training import decode_latents
 from neural.sampling import sample_images
 from neural.vae import Vae, VaeConfig
 from neural.vae_training import VaeTrainConfig, VaeTrainer
@@ -74,6 +75,38 @@ def test_gan_run_writes_grids_metrics_and_resumes_with_optimizer_state(tmp_path)
     for name in ("samples/epoch_0001.png", "samples/epoch_0002.png", "plots/losses.png", "plots/discriminator.png",
                  "checkpoints/best.pt", "holdout/00000.png"):
         assert (out / name).is_file(), name
+
+
+def test_gan_samples_use_batch_statistics_without_touching_running_ones():
+    net = Generator(DcganConfig(size=32, ngf=8, ndf=8))
+    net(torch.randn(16, 100))  # one training-mode pass moves the running statistics off their initial values
+    def running_statistics():
+        return [b.clone() for name, b in net.named_buffers() if "running" in name]
+
+    before = running_statistics()
+    images = sample_generator(net, 5, "cpu", seed=2)
+    assert all(torch.equal(a, b) for a, b in zip(before, running_statistics())) and net.training
+    assert np.array_equal(images[:3], sample_generator(net, 3, "cpu", seed=2))  # a prefix does not depend on n
+    eval_images = decode_latents(net, net, 100, 32, 5, "cpu", seed=2)
+    assert not np.array_equal(images, eval_images)
+
+
+def test_gan_ema_samples_from_the_average_and_can_start_on_resume(tmp_path):
+    out = tmp_path / "gan"
+    DcganTrainer(gan_config(out), resume=False).train()
+    resumed = DcganTrainer(gan_config(out, epochs=2, g_ema=0.9), resume=True)
+    trained = load_checkpoint(out / "checkpoints" / "last.pt", "gan")["generator"]
+    assert all(torch.equal(v, resumed.ema.module.state_dict()[k]) for k, v in trained.items())  # starts at G
+    resumed.train()
+    last = load_checkpoint(out / "checkpoints" / "last.pt", "gan")
+    live = dict(resumed.net_g.named_parameters())
+    for name, averaged in resumed.ema.module.named_parameters():
+        assert torch.equal(last["generator"][name], averaged) and torch.equal(last["trained_generator"][name],
+                                                                               live[name])
+    assert any(not torch.equal(last["generator"][k], last["trained_generator"][k]) for k in live)
+    again = DcganTrainer(gan_config(out, epochs=2, g_ema=0.9), resume=True)
+    assert all(torch.equal(v, again.ema.module.state_dict()[k]) for k, v in last["generator"].items())
+    assert all(torch.equal(v, again.net_g.state_dict()[k]) for k, v in last["trained_generator"].items())
 
 
 def test_vae_run_keeps_best_by_validation_loss_and_samples(tmp_path):

@@ -74,3 +74,34 @@ def test_allocator_thresholds_apply_on_glibc():
 
     applied = keep_large_blocks_on_heap()
     assert applied == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
+
+
+def test_ensemble_scores_are_the_min_or_mean_of_its_models():
+    from neural.faceness import FacenessConfig, FacenessNet
+
+    torch.manual_seed(0)
+    models = [load_faceness(), FacenessNet(FacenessConfig(size=64)).eval()]
+    genes = np.random.default_rng(2).integers(0, 256, (5, 64 * 64 * 3), dtype=np.uint8)
+    single = np.stack([BatchScorer(m, torch.device("cpu"))(genes) for m in models])
+    assert not np.allclose(single[0], single[1])
+    for rule, combine in (("min", np.min), ("mean", np.mean)):
+        both = BatchScorer(models, torch.device("cpu"), ensemble_rule=rule)(genes)
+        assert np.allclose(both, combine(single, axis=0), atol=1e-6)
+
+
+def test_evolve_with_an_ensemble_and_its_errors(tmp_path, capsys):
+    from neural.faceness import FacenessConfig, FacenessNet
+    from neural.faceness_store import save_faceness
+    from tests.test_cli_errors import assert_one_line_error, run_cli
+
+    save_faceness(FacenessNet(FacenessConfig(size=64)).eval(), tmp_path / "other.pt")
+    save_faceness(FacenessNet(FacenessConfig(size=32)).eval(), tmp_path / "small.pt")
+    code, _ = run_cli(["evolve", "--out", str(tmp_path / "run"), "--ensemble", str(tmp_path / "other.pt"),
+                       "--ensemble-rule", "mean", "--mu", "6", "--q", "2", "--generations", "3", "--device", "cpu"],
+                      capsys)
+    assert code == 0
+    config = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt", "evolve")["config"]
+    assert config["ensemble"] == [str(tmp_path / "other.pt")] and config["ensemble_rule"] == "mean"
+    code, err = run_cli(["evolve", "--out", str(tmp_path / "bad"), "--ensemble", str(tmp_path / "small.pt"),
+                         "--generations", "2"], capsys)
+    assert_one_line_error(code, err, "different image sizes")

@@ -7,10 +7,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evoface.ga import next_generation
-from evoface.operators import (cx_normal_point, mut_uniform_reset_block, mut_uniform_reset_numpy,
-                               mutate_rows_parallel, mutate_rows_serial, sel_truncation)
-from evoface.toolbox import as_individuals, build_toolbox
+from evoface.ga import QElitistGA, evaluate_invalid
+from evoface.operators import (cx_normal_point, cx_normal_point_rows, mut_uniform_reset_block,
+                               mut_uniform_reset_numpy, mutate_rows_parallel, mutate_rows_serial, sel_tournament,
+                               sel_truncation)
+from evoface.toolbox import build_toolbox, fitness_values
 
 MASK = 2**64 - 1
 GOLDEN, MIX1, MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
@@ -97,54 +98,79 @@ def test_crossover_cuts_centre_on_the_middle():
     assert abs(np.mean(cuts) - 500) < 10 and abs(np.std(cuts) - 100) < 10
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 9), st.integers(2, 300), st.sampled_from([0.0, 0.5, 1.0]), st.integers(0, 10**6))
+def test_block_crossover_writes_what_pairwise_crossover_of_copies_gives(n, length, cxpb, seed):
+    source = np.random.default_rng(seed).integers(0, 256, (6, length), dtype=np.uint8)
+    rows = np.random.default_rng(seed + 1).integers(0, 6, n)
+    out = np.empty((n, length), np.uint8)
+    cuts = cx_normal_point_rows(source, rows, out, sigma=0.3, cxpb=cxpb, rng=np.random.default_rng(seed))
+    expected = source[rows]
+    for k, cut in enumerate(cuts):
+        a, b = expected[2 * k], expected[2 * k + 1]
+        a[:cut], b[:cut] = b[:cut].copy(), a[:cut].copy()
+    assert np.array_equal(out, expected)
+    if cxpb == 0.0:
+        assert not cuts.any()
+    if cxpb == 1.0 and n >= 2:  # from the same generator state, the first pair's children are the pairwise ones
+        a, b = source[rows[0]].copy(), source[rows[1]].copy()
+        cx_normal_point(a, b, 0.3, np.random.default_rng(seed))
+        assert np.array_equal(out[0], a) and np.array_equal(out[1], b)
+
+
 def brightness_toolbox(rng, indpb=0.01, selection="truncation"):
-    return build_toolbox(lambda genes: genes.mean(axis=1) / 255.0, rng, sigma=0.5, indpb=indpb,
+    return build_toolbox(lambda genes: genes.mean(axis=1) / 255.0, rng, sigma=0.5, cxpb=1.0, indpb=indpb,
                          selection=selection, truncation=5, tournsize=3)
+
+
+def evaluated_population(toolbox, mu, length):
+    population = toolbox.population(mu, length)
+    evaluate_invalid(population, toolbox)
+    return population
 
 
 @settings(max_examples=15, deadline=None)
 @given(st.integers(4, 30), st.data())
 def test_elites_survive_unchanged_and_best_never_drops(mu, data):
     q = data.draw(st.integers(1, mu - 1))
-    seed = data.draw(st.integers(0, 1000))
-    random.seed(seed)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(data.draw(st.integers(0, 1000)))
     toolbox = brightness_toolbox(rng, selection=data.draw(st.sampled_from(["truncation", "tournament"])))
-    population = toolbox.population(mu, 64)
-    for ind, fit in zip(population, toolbox.evaluate(population)):
-        ind.fitness.values = fit
-    best = max(ind.fitness.values[0] for ind in population)
+    ga = QElitistGA(evaluated_population(toolbox, mu, 64), toolbox, q)
+    best = fitness_values(ga.population).max()
     for _ in range(5):
-        elites = sorted(population, key=lambda ind: ind.fitness, reverse=True)[:q]
-        elite_genes = [np.array(e) for e in elites]
-        population = next_generation(population, toolbox, q, cxpb=1.0)
-        assert len(population) == mu
-        for elite in elite_genes:
-            assert any(np.array_equal(elite, ind) for ind in population)
-        new_best = max(ind.fitness.values[0] for ind in population)
-        assert new_best >= best
-        best = new_best
+        elites = sorted(ga.population, key=lambda ind: ind.fitness, reverse=True)[:q]
+        elite_genes = [(np.array(e), e.fitness.values) for e in elites]
+        population = ga.step()
+        assert len(population) == mu and population is ga.population
+        for genes, fitness in elite_genes:
+            assert any(np.array_equal(genes, ind) and ind.fitness.values == fitness for ind in population)
         assert all(ind.fitness.valid for ind in population)
+        assert np.array_equal(fitness_values(population), ga.fitness)
+        assert np.allclose(ga.fitness, ga.genes.mean(axis=1) / 255.0)  # every value is the individual's own
+        assert ga.fitness.max() >= best
+        best = ga.fitness.max()
 
 
 def test_truncation_selection_draws_only_from_the_best():
-    genes = np.arange(20, dtype=np.uint8).reshape(20, 1).repeat(4, axis=1)
-    population = as_individuals(genes, fitness=np.arange(20, dtype=float))
-    picked = sel_truncation(population, 200, top=5)
-    assert {int(ind[0]) for ind in picked} == {15, 16, 17, 18, 19}
+    picked = sel_truncation(np.arange(20, dtype=float), 200, top=5, rng=np.random.default_rng(0))
+    assert set(picked.tolist()) == {15, 16, 17, 18, 19}
+
+
+def test_tournament_selection_picks_the_best_of_each_draw():
+    fitness = np.random.default_rng(1).random(50)
+    rows = sel_tournament(fitness, 2000, tournsize=3, rng=np.random.default_rng(0))
+    assert rows.shape == (2000,) and fitness[rows].mean() > 0.7  # E[max of 3 uniforms] = 0.75
+    assert set(sel_tournament(fitness, 50, tournsize=200, rng=np.random.default_rng(0)).tolist()) == {
+        int(fitness.argmax())}
 
 
 def test_the_ga_raises_a_simple_fitness():
-    random.seed(0)
-    rng = np.random.default_rng(0)
-    toolbox = brightness_toolbox(rng, indpb=0.02)
-    population = toolbox.population(30, 200)
-    for ind, fit in zip(population, toolbox.evaluate(population)):
-        ind.fitness.values = fit
-    start = max(ind.fitness.values[0] for ind in population)
+    toolbox = brightness_toolbox(np.random.default_rng(0), indpb=0.02)
+    ga = QElitistGA(evaluated_population(toolbox, 30, 200), toolbox, 6)
+    start = ga.fitness.max()
     for _ in range(60):
-        population = next_generation(population, toolbox, 6, cxpb=1.0)
-    assert max(ind.fitness.values[0] for ind in population) > start + 0.1
+        ga.step()
+    assert ga.fitness.max() > start + 0.1
 
 
 def test_fused_inference_model_matches_the_trained_model():
