@@ -1,7 +1,6 @@
 """Property-based tests of the genetic operators, and the numba kernel against a plain-Python reference."""
 
 import math
-import random
 
 import numpy as np
 from hypothesis import given, settings
