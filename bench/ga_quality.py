@@ -1,6 +1,7 @@
 """GA output quality per lever: K seeded evolve runs per configuration, a fixed time budget each.
 
-Run: python bench/ga_quality.py [--seeds 3] [--budget 60] [--real ../shared/data/celeba] [--out runs/ga-quality]
+Run: python bench/ga_quality.py [--seeds 10] [--budget 45] [--real ../shared/data/celeba] [--out runs/ga-quality]
+     [--ensemble CKPT ...] (adds "ensemble min": the fitness is the minimum of the shipped model and these)
 For each configuration it prints the final max fitness, the share of best images in which OpenCV's Haar cascade
 (never trained here) finds a face, and KID (x1000) of the best images against 500 real faces (FID needs far more
 images than K runs give, so it is shown only from 10 runs up). A grid of the best images per configuration is
@@ -52,14 +53,18 @@ def run_stages(stages, out: Path, budget: float, seed: int, fitness: str | None 
 def main() -> None:
     root = Path(__file__).resolve().parents[1]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--budget", type=float, default=60.0, help="seconds per run (all its stages together)")
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--budget", type=float, default=45.0, help="seconds per run (all its stages together)")
     parser.add_argument("--real", default=str(root.parent / "shared" / "data" / "celeba"))
     parser.add_argument("--weights", default=str(root.parent / "shared" / "weights" / "pt_inception-fid-features.pth"))
     parser.add_argument("--out", default=str(root / "runs" / "ga-quality"))
     parser.add_argument("--only", nargs="*", help="names of configurations to run (default: all)")
     parser.add_argument("--fitness", help="faceness checkpoint to evolve against (default: the shipped model)")
+    parser.add_argument("--ensemble", nargs="*", default=[], help="more faceness checkpoints for 'ensemble min'")
     args = parser.parse_args()
+    configurations = dict(CONFIGURATIONS)
+    if args.ensemble:
+        configurations["ensemble min"] = [(1.0, {"ensemble": args.ensemble, "ensemble_rule": "min"})]
     out = Path(args.out)
     inception = inception_model(args.weights)
     real = inception_features(inception, load_folder(args.real, 64, limit=500, seed=11, quiet=True).images)
@@ -67,7 +72,7 @@ def main() -> None:
           f"mu=100, q=20")
     print(f"{'configuration':<24} {'generations':>11} {'max fitness':>12} {'face rate':>10} {'KID x1000':>10} "
           f"{'FID':>6}")
-    for name, stages in CONFIGURATIONS.items():
+    for name, stages in configurations.items():
         if args.only and name not in args.only:
             continue
         slug = name.split(" (")[0].replace(" ", "-").replace(".", "").replace(">", "")

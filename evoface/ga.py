@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from evoface.toolbox import as_individuals, fitness_values, set_fitness
@@ -10,6 +11,24 @@ from evoface.toolbox import as_individuals, fitness_values, set_fitness
 def population_arrays(population: list) -> tuple[np.ndarray, np.ndarray]:
     """(mu, L) genes and (mu,) fitness values (NaN where invalid) of a population."""
     return np.stack(population), fitness_values(population)
+
+
+@numba.njit(cache=True)
+def diversity(genes: np.ndarray, stride: int) -> float:
+    """Mean over every ``stride``-th gene of its standard deviation across the population (0 when all agree), in
+    one pass over the (mu, L) uint8 array."""
+    n, length = genes.shape
+    total, columns = 0.0, 0
+    for j in range(0, length, stride):
+        s, s2 = 0.0, 0.0
+        for i in range(n):
+            v = float(genes[i, j])
+            s += v
+            s2 += v * v
+        mean = s / n
+        total += np.sqrt(max(s2 / n - mean * mean, 0.0))
+        columns += 1
+    return total / columns
 
 
 def evaluate_invalid(population: list, toolbox) -> int:

@@ -43,10 +43,11 @@ def cx_normal_point_rows(source: np.ndarray, rows: np.ndarray, out: np.ndarray, 
     cuts = normal_cuts(pairs, source.shape[1], sigma, rng)
     cuts[rng.random(pairs) >= cxpb] = 0
     np.take(source, rows, axis=0, out=out)
+    parents = rows.tolist()
     for k, cut in enumerate(cuts.tolist()):
         if cut:
-            out[2 * k, :cut] = source[rows[2 * k + 1], :cut]
-            out[2 * k + 1, :cut] = source[rows[2 * k], :cut]
+            out[2 * k, :cut] = source[parents[2 * k + 1], :cut]
+            out[2 * k + 1, :cut] = source[parents[2 * k], :cut]
     return cuts
 
 

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evoface.ga import QElitistGA, evaluate_invalid
+from evoface.ga import QElitistGA, diversity, evaluate_invalid
 from evoface.operators import (cx_normal_point, cx_normal_point_rows, mut_uniform_reset_block,
                                mut_uniform_reset_numpy, mutate_rows_parallel, mutate_rows_serial, sel_tournament,
                                sel_truncation)
@@ -148,6 +148,14 @@ def test_elites_survive_unchanged_and_best_never_drops(mu, data):
         assert np.allclose(ga.fitness, ga.genes.mean(axis=1) / 255.0)  # every value is the individual's own
         assert ga.fitness.max() >= best
         best = ga.fitness.max()
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 200), st.integers(1, 40), st.integers(0, 1000))
+def test_diversity_is_the_mean_gene_std(n, length, stride, seed):
+    genes = np.random.default_rng(seed).integers(0, 256, (n, length), dtype=np.uint8)
+    assert np.isclose(diversity(genes, stride), genes[:, ::stride].std(axis=0).mean())
+    assert diversity(np.repeat(genes[:1], n, axis=0), stride) == 0.0
 
 
 def test_truncation_selection_draws_only_from_the_best():
