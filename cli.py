@@ -72,8 +72,8 @@ def evoface():
 @SEED
 def train_fitness_command(resume_dir, refine, **options):
     """Train the CNN that scores how much an image is a face (0 = not a face, 1 = a clean face)."""
-    from neural.fitness_training import FitnessTrainConfig, train_fitness
     from evoface.rundir import RunDir
+    from neural.fitness_training import FitnessTrainConfig, train_fitness
 
     if resume_dir:
         config = RunDir(resume_dir, create=False).read_config(FitnessTrainConfig)

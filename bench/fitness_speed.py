@@ -18,8 +18,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.original_classifier import OriginalClassifier  # noqa: E402
+from fitness_data.batches import training_batches  # noqa: E402
 from neural.faceness import FacenessConfig, FacenessNet, flops, parameter_count  # noqa: E402
-from neural.fitness_training import FitnessTrainConfig, evaluate, load_datasets, train_epoch  # noqa: E402
+from neural.fitness_training import FitnessTrainConfig, evaluate, load_datasets, regression_step  # noqa: E402
 
 
 def throughput(model: torch.nn.Module, size: int, batch: int = 100, seconds: float = 1.0) -> float:
@@ -70,8 +71,10 @@ def main() -> None:
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         generator = torch.Generator().manual_seed(0)
         started = time.perf_counter()
-        for epoch in range(args.epochs):
-            train_epoch(model, optimizer, data, config, generator, torch.device("cpu"), False, epoch + 1)
+        model.train()
+        for _ in range(args.epochs):
+            for images, labels in training_batches(data.train, config.batch_size, config.augmentation, generator):
+                regression_step(model, optimizer, images, labels)
         seconds = time.perf_counter() - started
         m = evaluate(model, data.val)
         print(f"{name:>9} {m['val_loss']:8.4f} {m['val_spearman']:9.3f} {m['val_auc']:6.3f} {seconds:8.1f}")

@@ -65,7 +65,7 @@ def reference_loop(data_root: Path, steps: int) -> float:
 
 
 def evoface_loop(trainer: DcganTrainer, steps: int) -> float:
-    batches = itertools.chain.from_iterable(trainer._batches() for _ in itertools.count())
+    batches = itertools.chain.from_iterable(trainer.batches() for _ in itertools.count())
     start = None
     for step in range(steps + 2):
         if step == 2:

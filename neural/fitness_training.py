@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 from torch.nn import functional as F
-from tqdm import tqdm
 
-from evoface import rng
-from evoface.checkpoints import load_checkpoint, save_atomic
 from evoface.errors import InputError
-from evoface.interrupts import StopRequest
 from evoface.plots import plot_series
 from evoface.refinement import oversample
-from evoface.rundir import RunDir
 from fitness_data.augment import AugmentConfig
 from fitness_data.batches import LabelledImages, ValidationSet, split, training_batches
 from fitness_data.sources import load_sources
-from neural.devices import resolve_device
+from neural.epoch_trainer import EpochTrainer
 from neural.faceness import FacenessConfig, FacenessNet, flops, parameter_count
 from neural.faceness_store import load_faceness, save_faceness, score_images
 from neural.metrics import roc_auc, spearman
@@ -99,84 +92,73 @@ def evaluate(model: FacenessNet, val: ValidationSet) -> dict[str, float]:
     }
 
 
-def train_epoch(model, optimizer, data: Datasets, config: FitnessTrainConfig, generator, device, stop, epoch: int):
-    """One epoch of Adam + MSE; returns (mean loss, images/s), or None when ``stop`` turned true mid-epoch."""
-    model.train()
-    total, count, started = 0.0, 0, time.perf_counter()
-    batches = training_batches(data.train, config.batch_size, config.augmentation, generator)
-    steps = math.ceil(len(data.train) / config.batch_size)
-    for images, labels in tqdm(batches, total=steps, desc=f"epoch {epoch}", leave=False, disable=None):
-        loss = F.mse_loss(model(images.to(device)), labels.to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        total += loss.item() * len(images)
-        count += len(images)
-        if stop:
-            return None
-    return total / count, count / (time.perf_counter() - started)
+def regression_step(model, optimizer, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """One Adam step of MSE between the model's scores and the labels; returns the loss."""
+    loss = F.mse_loss(model(images), labels)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+class FacenessTrainer(EpochTrainer):
+    """Trains the faceness regressor; best.pt (by validation MSE) is a faceness checkpoint ``load_faceness`` reads."""
+
+    kind = TRAIN_KIND
+    best_metric = "val_loss"
+
+    def load_data(self) -> None:
+        self.data = load_datasets(self.config)
+
+    def build(self) -> None:
+        config = self.config
+        model = load_faceness(config.init) if config.init else FacenessNet(FacenessConfig(config.size, config.width))
+        if model.config.size != config.size:
+            raise InputError(f"--init model is for {model.config.size}px images, but --size is {config.size}")
+        self.model = model.to(self.device).train()
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+    def describe(self) -> str:
+        return (f"faceness: {len(self.data.train)} training images, {len(self.data.val.labels)} validation, "
+                f"{parameter_count(self.model)} parameters, {flops(self.model, self.config.size) / 1e6:.1f} "
+                f"MFLOP/image, device {self.device}")
+
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.data.train) / self.config.batch_size)
+
+    def batches(self):
+        return training_batches(self.data.train, self.config.batch_size, self.config.augmentation, self.generator)
+
+    def train_step(self, batch) -> dict[str, float]:
+        images, labels = batch
+        return {"train_loss": regression_step(self.model, self.optimizer, images.to(self.device),
+                                              labels.to(self.device))}
+
+    def epoch_end(self, row: dict[str, Any]) -> None:
+        row.update(evaluate(self.model, self.data.val))
+
+    def state(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict()}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+    def model_state(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict()}
+
+    def save_best(self, row: dict[str, Any]) -> None:
+        save_faceness(self.model, self.run.checkpoints / "best.pt", metrics=row)
+
+    def plot(self, rows: list[dict[str, Any]]) -> None:
+        plot_series(rows, "epoch", ["train_loss", "val_loss"], self.run.plots / "loss.png",
+                    "faceness regressor: MSE", "MSE", logy=True)
+        plot_series(rows, "epoch", ["val_spearman", "val_auc"], self.run.plots / "validation.png",
+                    "faceness regressor: validation", "")
 
 
 def train_fitness(config: FitnessTrainConfig, resume: bool = False) -> dict[str, Any]:
     """Train (or resume training) a faceness regressor into ``config.out``; return the best epoch's metrics."""
-    run = RunDir(config.out)
-    last_path, best_path = run.checkpoints / "last.pt", run.checkpoints / "best.pt"
-    if not resume and run.config_path.exists():
-        raise InputError(f"{run.path} already holds a run: pass --resume to continue it, or choose a new --out")
-    state = load_checkpoint(last_path, TRAIN_KIND) if resume else None
-    device = resolve_device(config.device)
-    rng.seed_everything(config.seed)
-    data = load_datasets(config)
-    model = load_faceness(config.init) if config.init else FacenessNet(FacenessConfig(config.size, config.width))
-    if model.config.size != config.size:
-        raise InputError(f"--init model is for {model.config.size}px images, but --size is {config.size}")
-    model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    generator = torch.Generator().manual_seed(config.seed)
-    epoch, best, bad_epochs, elapsed = 0, {"val_loss": math.inf}, 0, 0.0
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
-        rng.restore(state["rng"])
-        epoch, best, bad_epochs, elapsed = state["epoch"], state["best"], state["bad_epochs"], state["elapsed"]
-        run.truncate_metrics("epoch", epoch)
-    else:
-        run.write_config(config)
-    print(f"faceness: {len(data.train)} training images, {len(data.val.labels)} validation, "
-          f"{parameter_count(model)} parameters, {flops(model, config.size) / 1e6:.1f} MFLOP/image, device {device}")
-    with StopRequest() as stop:
-        while epoch < config.epochs and bad_epochs < config.patience:
-            if config.time_limit is not None and elapsed >= config.time_limit:
-                print(f"time limit reached after epoch {epoch}")
-                break
-            started = time.perf_counter()
-            result = train_epoch(model, optimizer, data, config, generator, device, stop, epoch + 1)
-            if result is None:
-                print(f"interrupted in epoch {epoch + 1}; the checkpoint of epoch {epoch} is kept: "
-                      f"resume with --resume {run.path}")
-                break
-            epoch += 1
-            elapsed += time.perf_counter() - started
-            row = {"epoch": epoch, "train_loss": result[0], **evaluate(model, data.val), "images_per_s": result[1],
-                   "elapsed_s": elapsed}
-            improved = row["val_loss"] < best["val_loss"]
-            if improved:
-                best, bad_epochs = row, 0
-                save_faceness(model, best_path, metrics=row)
-            else:
-                bad_epochs += 1
-            run.append_metrics([row])
-            save_atomic({"kind": TRAIN_KIND, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "generator": generator.get_state(), "rng": rng.capture(), "epoch": epoch, "best": best,
-                         "bad_epochs": bad_epochs, "elapsed": elapsed, "config": dataclasses.asdict(config)},
-                        last_path)
-            print(f"epoch {epoch}: train {row['train_loss']:.4f}  val {row['val_loss']:.4f}  "
-                  f"spearman {row['val_spearman']:.3f}  auc {row['val_auc']:.3f}  {row['images_per_s']:.0f} img/s"
-                  + ("  *best*" if improved else ""))
-    rows = run.read_metrics()
-    plot_series(rows, "epoch", ["train_loss", "val_loss"], run.plots / "loss.png", "faceness regressor: MSE",
-                "MSE", logy=True)
-    plot_series(rows, "epoch", ["val_spearman", "val_auc"], run.plots / "validation.png",
-                "faceness regressor: validation", "")
-    return best
+    trainer = FacenessTrainer(config, resume)
+    trainer.train()
+    return trainer.best_row

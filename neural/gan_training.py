@@ -14,8 +14,13 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from evoface.errors import InputError
 from evoface.plots import plot_series
 from neural.dcgan import DcganConfig, Discriminator, Generator
-from neural.generative_training import (EpochTrainer, GenerativeConfig, batch_statistics, decode_latents,
-                                        to_uint8_images)
+from neural.generative_training import (
+    GenerativeConfig,
+    GenerativeTrainer,
+    batch_statistics,
+    decode_latents,
+    to_uint8_images,
+)
 
 LOSSES = ("bce", "lsgan", "hinge")
 
@@ -60,7 +65,7 @@ def generator_loss(loss: str, fake_logits) -> torch.Tensor:
     return -fake_logits.mean()
 
 
-class DcganTrainer(EpochTrainer):
+class DcganTrainer(GenerativeTrainer):
     kind = "gan"
 
     def build(self) -> None:
@@ -137,7 +142,7 @@ class DcganTrainer(EpochTrainer):
         return sample_generator(self.sampling_generator, n, self.device)
 
     @torch.no_grad()
-    def epoch_end(self, row: dict[str, Any]) -> None:
+    def write_grids(self, row: dict[str, Any]) -> None:
         net = self.sampling_generator
         with batch_statistics(net):
             grid = to_uint8_images(net(self.fixed_noise.to(self.device)))

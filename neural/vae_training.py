@@ -12,7 +12,7 @@ import torch
 from evoface.errors import InputError
 from evoface.plots import plot_series
 from fitness_data.batches import to_nchw
-from neural.generative_training import EpochTrainer, GenerativeConfig, decode_latents, to_uint8_images
+from neural.generative_training import GenerativeConfig, GenerativeTrainer, decode_latents, to_uint8_images
 from neural.vae import Vae, VaeConfig, vae_loss
 
 
@@ -29,7 +29,7 @@ class VaeTrainConfig(GenerativeConfig):
         return VaeConfig(self.size, self.latent, self.width)
 
 
-class VaeTrainer(EpochTrainer):
+class VaeTrainer(GenerativeTrainer):
     kind = "vae"
 
     def build(self) -> None:
@@ -75,7 +75,7 @@ class VaeTrainer(EpochTrainer):
         return sample_vae(self.model, n, self.device)
 
     @torch.no_grad()
-    def epoch_end(self, row: dict[str, Any]) -> None:
+    def write_grids(self, row: dict[str, Any]) -> None:
         self.model.eval()
         row["beta"] = self.beta_for(self.epoch)  # the epoch just finished
         if len(self.holdout_images):

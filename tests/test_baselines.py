@@ -41,7 +41,7 @@ def vae_config(out, **overrides):
 
 def test_a_few_vae_steps_lower_the_loss(tmp_path):
     trainer = VaeTrainer(vae_config(tmp_path / "vae"), resume=False)
-    images = next(trainer._batches())
+    images = next(trainer.batches())
     first = trainer.train_step(images)["loss"]
     for _ in range(15):
         last = trainer.train_step(images)["loss"]
@@ -54,7 +54,7 @@ def test_one_gan_step_changes_both_networks(tmp_path, loss):
                                       instance_noise=0.1, d_dropout=0.2), resume=False)
     before_g = [p.detach().clone() for p in trainer.net_g.parameters()]
     before_d = [p.detach().clone() for p in trainer.net_d.parameters()]
-    metrics = trainer.train_step(next(trainer._batches()))
+    metrics = trainer.train_step(next(trainer.batches()))
     assert set(metrics) == {"loss_d", "loss_g", "d_x", "d_g_z"} and all(np.isfinite(list(metrics.values())))
     assert any(not torch.equal(a, b) for a, b in zip(before_g, trainer.net_g.parameters()))
     assert any(not torch.equal(a, b) for a, b in zip(before_d, trainer.net_d.parameters()))

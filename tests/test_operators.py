@@ -7,9 +7,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evoface.ga import QElitistGA, diversity, evaluate_invalid
-from evoface.operators import (cx_normal_point, cx_normal_point_rows, mut_uniform_reset_block,
-                               mut_uniform_reset_numpy, mutate_rows_parallel, mutate_rows_serial, sel_tournament,
-                               sel_truncation)
+from evoface.operators import (
+    cx_normal_point,
+    cx_normal_point_rows,
+    mut_uniform_reset_block,
+    mut_uniform_reset_numpy,
+    mutate_rows_parallel,
+    mutate_rows_serial,
+    sel_tournament,
+    sel_truncation,
+)
 from evoface.toolbox import build_toolbox, fitness_values
 
 MASK = 2**64 - 1
