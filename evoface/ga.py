@@ -13,22 +13,29 @@ def population_arrays(population: list) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(population), fitness_values(population)
 
 
+DIVERSITY_RUN, DIVERSITY_PERIOD = 64, 512  # diversity reads 64 genes in every 512: one cache line in eight
+
+
 @numba.njit(cache=True)
-def diversity(genes: np.ndarray, stride: int) -> float:
-    """Mean over every ``stride``-th gene of its standard deviation across the population (0 when all agree), in
-    one pass over the (mu, L) uint8 array."""
+def diversity(genes: np.ndarray) -> float:
+    """Mean standard deviation across the population of the genes in the first ``DIVERSITY_RUN`` of every
+    ``DIVERSITY_PERIOD`` (0 when all individuals agree there): an unbiased sample of the mean per-gene std that reads
+    an eighth of the (mu, L) uint8 array, row by row."""
     n, length = genes.shape
-    total, columns = 0.0, 0
-    for j in range(0, length, stride):
-        s, s2 = 0.0, 0.0
-        for i in range(n):
-            v = float(genes[i, j])
-            s += v
-            s2 += v * v
-        mean = s / n
-        total += np.sqrt(max(s2 / n - mean * mean, 0.0))
-        columns += 1
-    return total / columns
+    whole = length // DIVERSITY_PERIOD
+    sampled = whole * DIVERSITY_RUN + min(DIVERSITY_RUN, length - whole * DIVERSITY_PERIOD)
+    s = np.zeros(sampled)
+    s2 = np.zeros(sampled)
+    for i in range(n):
+        c = 0
+        for start in range(0, length, DIVERSITY_PERIOD):
+            for j in range(start, min(start + DIVERSITY_RUN, length)):
+                v = float(genes[i, j])
+                s[c] += v
+                s2[c] += v * v
+                c += 1
+    mean = s / n
+    return float(np.mean(np.sqrt(np.maximum(s2 / n - mean * mean, 0.0))))
 
 
 def evaluate_invalid(population: list, toolbox) -> int:
