@@ -16,7 +16,7 @@ from tqdm import tqdm
 from evoface import rng as rng_state
 from evoface.checkpoints import load_checkpoint, save_atomic
 from evoface.errors import InputError
-from evoface.ga import QElitistGA, diversity, evaluate_invalid, population_arrays
+from evoface.ga import QElitistGA, evaluate_invalid, population_arrays
 from evoface.interrupts import StopRequest
 from evoface.plots import image_grid, plot_series, save_png
 from evoface.rendering import render
@@ -122,7 +122,7 @@ def _metrics_row(ga: QElitistGA, generation: int, started: float, start_generati
     seconds = max(time.perf_counter() - started, 1e-9)
     return {"generation": generation, "max": float(fitness.max()), "mean": float(fitness.mean()),
             "min": float(fitness.min()), "std": float(fitness.std()),
-            "diversity": diversity(ga.genes),
+            "diversity": ga.diversity,
             "generations_per_s": (generation - start_generation) / seconds}
 
 

@@ -36,19 +36,18 @@ def cx_normal_point(ind1: np.ndarray, ind2: np.ndarray, sigma: float, rng: np.ra
 def cx_normal_point_rows(source: np.ndarray, rows: np.ndarray, out: np.ndarray, sigma: float, cxpb: float,
                          rng: np.random.Generator) -> np.ndarray:
     """Children of the parents ``source[rows]``, written into the (len(rows), L) block ``out``: each consecutive pair
-    of parents is crossed with probability cxpb, as ``cx_normal_point`` would cross copies of them. Each child is
-    written once, from its two parents' pieces (no copy-then-swap): the cost is one pass over the block's memory.
+    of parents is crossed with probability cxpb, as ``cx_normal_point`` would cross copies of them. The parents are
+    copied in one call, then each crossed child's prefix is overwritten from its other parent (no swap buffer).
     Returns the cuts (0 where a pair was not crossed)."""
     pairs = len(rows) // 2
     cuts = normal_cuts(pairs, source.shape[1], sigma, rng)
     cuts[rng.random(pairs) >= cxpb] = 0
+    np.take(source, rows, axis=0, out=out)
     parents = rows.tolist()
     for k, cut in enumerate(cuts.tolist()):
-        first, second = source[parents[2 * k]], source[parents[2 * k + 1]]
-        np.concatenate((second[:cut], first[cut:]), out=out[2 * k])
-        np.concatenate((first[:cut], second[cut:]), out=out[2 * k + 1])
-    if len(rows) % 2:
-        out[-1] = source[parents[-1]]
+        if cut:
+            out[2 * k, :cut] = source[parents[2 * k + 1], :cut]
+            out[2 * k + 1, :cut] = source[parents[2 * k], :cut]
     return cuts
 
 
