@@ -82,16 +82,19 @@ class EpochTrainer:
     def epoch_end(self, row: dict[str, Any]) -> None:
         """Validate and write sample grids for the epoch just finished; may add metrics to ``row``."""
 
+    # the defaults below serve a trainer with one ``self.model`` and one ``self.optimizer``
     def state(self) -> dict[str, Any]:
         """What resuming needs beyond ``model_state`` (optimizers, ...), for last.pt."""
-        raise NotImplementedError
+        return {"optimizer": self.optimizer.state_dict()}
 
     def load_state(self, state: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """Restore networks and optimizers from last.pt."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
 
     def model_state(self) -> dict[str, Any]:
         """What using the model needs (networks and their config)."""
-        raise NotImplementedError
+        return {"model": self.model.state_dict()}
 
     def save_best(self, row: dict[str, Any]) -> None:
         common = {"kind": self.kind, "config": dataclasses.asdict(self.config), "epoch": self.epoch}

@@ -137,16 +137,6 @@ class FacenessTrainer(EpochTrainer):
     def epoch_end(self, row: dict[str, Any]) -> None:
         row.update(evaluate(self.model, self.data.val))
 
-    def state(self) -> dict[str, Any]:
-        return {"optimizer": self.optimizer.state_dict()}
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-
-    def model_state(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict()}
-
     def save_best(self, row: dict[str, Any]) -> None:
         save_faceness(self.model, self.run.checkpoints / "best.pt", metrics=row)
 

@@ -60,15 +60,8 @@ class VaeTrainer(GenerativeTrainer):
         self.optimizer.step()
         return {"loss": loss.item(), "recon": recon.item(), "kl": kl.item()}
 
-    def state(self) -> dict[str, Any]:
-        return {"optimizer": self.optimizer.state_dict()}
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-
     def model_state(self) -> dict[str, Any]:
-        return {"model_config": dataclasses.asdict(self.config.model_config), "model": self.model.state_dict()}
+        return {"model_config": dataclasses.asdict(self.config.model_config), **super().model_state()}
 
     @torch.no_grad()
     def sample(self, n: int) -> np.ndarray:
