@@ -193,7 +193,7 @@ def run_generative(trainer_type, config_type, resume_dir, options) -> None:
 
     if resume_dir:
         config = RunDir(resume_dir, create=False).read_config(config_type)
-        for key in ("epochs", "time_limit", *getattr(config_type, "resume_overrides", ())):  # what a resume may change
+        for key in config_type.resume_overrides:
             if given_on_command_line(key):
                 setattr(config, key, options[key])
         summary = trainer_type(config, resume=True).train()

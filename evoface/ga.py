@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numba
 import numpy as np
 
@@ -16,9 +18,10 @@ def population_arrays(population: list) -> tuple[np.ndarray, np.ndarray]:
 DIVERSITY_RUNS, DIVERSITY_RUN = 16, 64  # diversity samples 16 evenly spaced runs of 64 genes
 
 
+@lru_cache(maxsize=8)
 def diversity_sample(length: int) -> np.ndarray:
     """Indices of the genes diversity looks at: ``DIVERSITY_RUNS`` evenly spaced runs of ``DIVERSITY_RUN`` genes (all
-    genes of a shorter genome)."""
+    genes of a shorter genome). Cached: the same for every generation of a run."""
     if length <= DIVERSITY_RUNS * DIVERSITY_RUN:
         return np.arange(length)
     starts = np.linspace(0, length - DIVERSITY_RUN, DIVERSITY_RUNS).astype(np.int64)

@@ -97,13 +97,16 @@ class EpochTrainer:
         return {"model": self.model.state_dict()}
 
     def save_best(self, row: dict[str, Any]) -> None:
-        common = {"kind": self.kind, "config": dataclasses.asdict(self.config), "epoch": self.epoch}
-        save_atomic({**common, **self.model_state(), "metrics": row}, self.run.checkpoints / "best.pt")
+        save_atomic({**self._header(), **self.model_state(), "metrics": row}, self.run.checkpoints / "best.pt")
 
     def plot(self, rows: list[dict[str, Any]]) -> None:
         raise NotImplementedError
 
     # the loop ----------------------------------------------------------------------------------------------
+    def _header(self) -> dict[str, Any]:
+        """What every checkpoint of this run starts with."""
+        return {"kind": self.kind, "config": dataclasses.asdict(self.config), "epoch": self.epoch}
+
     def _checkpoint(self, row: dict[str, Any]) -> bool:
         """Write best.pt if this epoch is the best so far, and last.pt; return whether it was the best."""
         metric = row.get(self.best_metric) if self.best_metric else -self.epoch  # no criterion: latest is best
@@ -113,10 +116,10 @@ class EpochTrainer:
             self.save_best(row)
         elif metric is not None:
             self.bad_epochs += 1
-        save_atomic({"kind": self.kind, "config": dataclasses.asdict(self.config), "epoch": self.epoch,
-                     **self.state(), **self.model_state(), "data_generator": self.generator.get_state(),
-                     "rng": rng_state.capture(), "elapsed": self.elapsed, "best": self.best,
-                     "best_row": self.best_row, "bad_epochs": self.bad_epochs},
+        save_atomic({**self._header(), **self.state(), **self.model_state(),
+                     "data_generator": self.generator.get_state(), "rng": rng_state.capture(),
+                     "elapsed": self.elapsed, "best": self.best, "best_row": self.best_row,
+                     "bad_epochs": self.bad_epochs},
                     self.run.checkpoints / "last.pt")
         return improved
 

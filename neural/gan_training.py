@@ -40,7 +40,7 @@ class GanTrainConfig(GenerativeConfig):
     d_dropout: float = 0.0
     g_ema: float = 0.0             # decay of an exponential moving average of G's weights, used for sampling (0: off)
 
-    resume_overrides = ("g_ema",)  # settings a resumed run may change besides its length
+    resume_overrides = (*GenerativeConfig.resume_overrides, "g_ema")
 
     @property
     def model_config(self) -> DcganConfig:

@@ -27,6 +27,8 @@ HOLDOUT_FOLDER = "holdout"
 class GenerativeConfig:
     """Parameters every generative baseline shares."""
 
+    resume_overrides = ("epochs", "time_limit")  # the settings a resumed run may change (a class constant)
+
     data: list[str]
     out: str
     size: int = 64
