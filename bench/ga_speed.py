@@ -1,5 +1,6 @@
 """GA speed: generations/s of the real evolve loop at 64, 100 and 128 px (mu=100, q=20), the share of each generation
-spent outside the CNN forward pass, and the numba mutation kernel against a plain numpy version of the operator.
+spent outside the CNN forward pass, one forward pass against the CPU's default chunks, and the numba mutation kernel
+against a plain numpy version of the operator.
 
 Run: python bench/ga_speed.py [--generations 1000] [--device cpu]
 The 100 px figure compares with the original study's code (a torch GA with per-image Python loops and its
@@ -21,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from evoface.evolve import EvolveConfig, EvolveRun  # noqa: E402
 from evoface.operators import mut_uniform_reset_block, mut_uniform_reset_numpy  # noqa: E402
+from evoface.seed_stream import SeedStream  # noqa: E402
 from neural.faceness import FacenessConfig, FacenessNet  # noqa: E402
 from neural.faceness_store import save_faceness  # noqa: E402
 
@@ -67,15 +69,34 @@ def time_evolve(size: int, generations: int, device: str, workdir: Path) -> tupl
     return generations / loop, 1.0 - timed.seconds / loop, (loop - timed.seconds) / generations * 1e6
 
 
+def time_chunking(size: int, device: str, repeats: int) -> tuple[float, float, int]:
+    """Microseconds to score an 80-offspring block as one batch and in the default chunks, alternating; the chunk."""
+    import torch
+
+    from evoface.scoring import BatchScorer, default_batch_size
+
+    model = FacenessNet(FacenessConfig(size=size)).eval()
+    block = np.random.default_rng(0).integers(0, 256, (80, size * size * 3), dtype=np.uint8)
+    chunk = default_batch_size(torch.device(device), size)
+    scorers = [BatchScorer(model, torch.device(device), batch_size=n) for n in (len(block), chunk)]
+    seconds = [0.0, 0.0]
+    for i in range(2 * (repeats + 5)):
+        start = time.perf_counter()
+        scorers[i % 2](block)
+        if i >= 10:  # the first calls warm up
+            seconds[i % 2] += time.perf_counter() - start
+    return seconds[0] / repeats * 1e6, seconds[1] / repeats * 1e6, chunk
+
+
 def time_mutation(length: int, indpb: float, repeats: int) -> tuple[float, float]:
-    rng = np.random.default_rng(0)
+    rng, seeds = np.random.default_rng(0), SeedStream(0)
     block = rng.integers(0, 256, (80, length), dtype=np.uint8)
-    mut_uniform_reset_block(block, indpb, rng)  # compile
+    mut_uniform_reset_block(block, indpb, seeds)  # compile
     result = []
-    for operator in (mut_uniform_reset_block, mut_uniform_reset_numpy):
+    for operator, source in ((mut_uniform_reset_block, seeds), (mut_uniform_reset_numpy, rng)):
         start = time.perf_counter()
         for _ in range(repeats):
-            operator(block, indpb, rng)
+            operator(block, indpb, source)
         result.append((time.perf_counter() - start) / repeats * 1e6)
     return result[0], result[1]
 
@@ -95,6 +116,11 @@ def main() -> None:
             rate, overhead, outside_us = time_evolve(size, args.generations, args.device, Path(tmp))
             ratio = f"{rate / ORIGINAL_GENERATIONS_PER_S_100PX:.1f}x" if size == 100 else ""
             print(f"{size:>5} {rate:8.1f} {overhead:11.1%} {outside_us:15.0f} {ratio:>24}")
+    print("\n== scoring an 80-offspring block: one batch vs the default chunks (microseconds per call, alternating)")
+    print(f"{'size':>5} {'one batch':>10} {'chunks':>10} {'images/chunk':>13} {'speed-up':>9}")
+    for size in (64, 100, 128):
+        whole, chunked, chunk = time_chunking(size, args.device, repeats=100)
+        print(f"{size:>5} {whole:10.0f} {chunked:10.0f} {chunk:13d} {whole / chunked:8.2f}x")
     print("\n== mutation of an 80-offspring block (microseconds per call)")
     print(f"{'size':>5} {'indpb':>7} {'numba':>9} {'numpy':>10} {'speed-up':>9}")
     for size in (64, 100, 128):

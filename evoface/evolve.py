@@ -16,14 +16,15 @@ from tqdm import tqdm
 from evoface import rng as rng_state
 from evoface.checkpoints import load_checkpoint, save_atomic
 from evoface.errors import InputError
-from evoface.ga import QElitistGA, evaluate_invalid, population_arrays
+from evoface.ga import QElitistGA, evaluate_invalid, fitness_statistics, population_arrays
 from evoface.interrupts import StopRequest
 from evoface.plots import image_grid, plot_series, save_png
 from evoface.rendering import render
 from evoface.rundir import RunDir
 from evoface.scoring import BatchScorer
+from evoface.seed_stream import SeedStream
 from evoface.timelapse import write_timelapse
-from evoface.toolbox import SELECTIONS, as_individuals, build_toolbox, fitness_values
+from evoface.toolbox import SELECTIONS, as_individuals, build_toolbox
 from neural.devices import resolve_device
 from neural.faceness_store import load_faceness
 
@@ -87,19 +88,26 @@ class EvolveConfig:
 
 @dataclass
 class Evolution:
-    """The live state of a run: population, hall of fame, generation, and the numpy generator."""
+    """The live state of a run: the GA (population, fitness, operators), hall of fame, generation, and the random
+    sources: the numpy generator and the operators' seed stream."""
 
-    population: list
+    ga: QElitistGA
     hall_of_fame: tools.HallOfFame
     generation: int
     rng: np.random.Generator
+    seeds: SeedStream
+
+    @property
+    def population(self) -> list:
+        return self.ga.population
 
     def checkpoint(self, config: EvolveConfig, elapsed: float, image_size: int) -> dict[str, Any]:
-        genes, fitness = population_arrays(self.population)
+        genes, fitness = self.ga.genes, self.ga.fitness
         hof_genes, hof_fitness = population_arrays(list(self.hall_of_fame))
         return {"kind": KIND, "generation": self.generation, "image_size": image_size, "genes": torch.from_numpy(genes),
                 "fitness": torch.from_numpy(fitness), "hof_genes": torch.from_numpy(hof_genes),
                 "hof_fitness": torch.from_numpy(hof_fitness), "rng": rng_state.capture(self.rng),
+                "seed_stream": self.seeds.state,
                 "elapsed": elapsed, "config": dataclasses.asdict(config)}
 
 
@@ -107,22 +115,10 @@ def _hall_of_fame(size: int) -> tools.HallOfFame:
     return tools.HallOfFame(size, similar=np.array_equal)
 
 
-def restore_evolution(ckpt: dict[str, Any], top_k: int) -> Evolution:
-    rng = np.random.default_rng()
-    rng_state.restore(ckpt["rng"], rng)
-    population = as_individuals(ckpt["genes"].numpy().copy(), ckpt["fitness"].numpy())
-    hof = _hall_of_fame(top_k)
-    hof.update(as_individuals(ckpt["hof_genes"].numpy().copy(), ckpt["hof_fitness"].numpy()))
-    return Evolution(population, hof, ckpt["generation"], rng)
-
-
 def _metrics_row(ga: QElitistGA, generation: int, started: float, start_generation: int) -> dict[str, Any]:
     """Fitness statistics, diversity (mean per-gene std over the population) and speed."""
-    fitness = ga.fitness
     seconds = max(time.perf_counter() - started, 1e-9)
-    return {"generation": generation, "max": float(fitness.max()), "mean": float(fitness.mean()),
-            "min": float(fitness.min()), "std": float(fitness.std()),
-            "diversity": ga.diversity,
+    return {"generation": generation, **fitness_statistics(ga.fitness), "diversity": ga.diversity,
             "generations_per_s": (generation - start_generation) / seconds}
 
 
@@ -148,25 +144,33 @@ class EvolveRun:
         self.elapsed = 0.0
         if resume:
             ckpt = load_checkpoint(self.last_checkpoint, KIND)
-            self.evolution = restore_evolution(ckpt, config.top_k)
-            self.elapsed = ckpt["elapsed"]
-            if self.evolution.population[0].shape[0] != self.scorer.genome_length:
+            self.elapsed, generation = ckpt["elapsed"], ckpt["generation"]
+            rng = np.random.default_rng()
+            rng_state.restore(ckpt["rng"], rng)
+            seeds = SeedStream(ckpt["seed_stream"]) if "seed_stream" in ckpt else SeedStream.from_generator(rng)
+            if ckpt["genes"].shape[1] != self.scorer.genome_length:
                 raise InputError(f"the run's genomes do not match its {self.size}px fitness model")
-            self.run.truncate_metrics("generation", self.evolution.generation)
+            self.run.truncate_metrics("generation", generation)
         else:
-            rng = rng_state.seed_everything(config.seed)
-            self.evolution = Evolution([], _hall_of_fame(config.top_k), 0, rng)
-        self.toolbox = build_toolbox(self.scorer, self.evolution.rng, sigma=config.sigma, cxpb=config.cxpb,
-                                     indpb=config.indpb,
+            rng, generation = rng_state.seed_everything(config.seed), 0
+            seeds = SeedStream.from_generator(rng)
+        self.toolbox = build_toolbox(self.scorer, rng, seeds, sigma=config.sigma, cxpb=config.cxpb, indpb=config.indpb,
                                      selection=config.selection, truncation=config.truncation or max(config.q, 2),
                                      tournsize=config.tournsize)
-        if not resume:
+        hall_of_fame = _hall_of_fame(config.top_k)
+        if resume:
+            population = as_individuals(ckpt["genes"].numpy().copy(), ckpt["fitness"].numpy())
+            hall_of_fame.update(as_individuals(ckpt["hof_genes"].numpy().copy(), ckpt["hof_fitness"].numpy()))
+        else:
             if config.init_from:
-                self.evolution.population = as_individuals(self._initial_genes_from(config.init_from))
+                population = as_individuals(self._initial_genes_from(config.init_from))
             else:
-                self.evolution.population = self.toolbox.population(config.mu, self.scorer.genome_length)
-            evaluate_invalid(self.evolution.population, self.toolbox)
-            self.evolution.hall_of_fame.update(self.evolution.population)
+                population = self.toolbox.population(config.mu, self.scorer.genome_length)
+            evaluate_invalid(population, self.toolbox)
+            hall_of_fame.update(population)
+        self.evolution = Evolution(QElitistGA(population, self.toolbox, config.q), hall_of_fame, generation, rng,
+                                   seeds)
+        if not resume:
             self.run.write_config(config)
 
     def _initial_genes_from(self, run_dir: str) -> np.ndarray:
@@ -208,20 +212,18 @@ class EvolveRun:
             return f"reached {config.generations} generations"
         if config.time_limit is not None and self.elapsed + time.perf_counter() - started >= config.time_limit:
             return f"time limit of {config.time_limit:g}s reached"
-        if config.target_fitness is not None and fitness_values(evolution.population).max() \
-                >= config.target_fitness:
+        if config.target_fitness is not None and evolution.ga.fitness.max() >= config.target_fitness:
             return f"target fitness {config.target_fitness:g} reached"
         return None
 
     def run_until_stop(self) -> dict[str, Any]:
-        config, evolution, toolbox = self.config, self.evolution, self.toolbox
+        config, evolution = self.config, self.evolution
         started = time.perf_counter()
         start_generation = evolution.generation
         rows: list[dict[str, Any]] = []
         if evolution.generation == 0:
             self._snapshot()
-        ga = QElitistGA(evolution.population, toolbox, config.q)
-        evolution.population = ga.population
+        ga = evolution.ga
         bar = tqdm(total=config.generations, initial=evolution.generation, desc="evolve", unit="gen", disable=None)
         reason = None
         with StopRequest() as stop:
@@ -229,7 +231,7 @@ class EvolveRun:
                 reason = self._should_stop(started) or ("interrupted" if stop else None)
                 if reason:
                     break
-                evolution.population = ga.step()
+                ga.step()
                 if config.q < config.top_k:  # otherwise elitism keeps the best top_k: sync when read
                     self._sync_hall_of_fame()
                 evolution.generation += 1

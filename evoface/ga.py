@@ -7,6 +7,7 @@ from functools import lru_cache
 import numba
 import numpy as np
 
+from evoface.operators import carry_elites
 from evoface.toolbox import as_individuals, fitness_values, set_fitness
 
 
@@ -19,36 +20,47 @@ DIVERSITY_RUNS, DIVERSITY_RUN = 16, 64  # diversity samples 16 evenly spaced run
 
 
 @lru_cache(maxsize=8)
-def diversity_sample(length: int) -> np.ndarray:
-    """Indices of the genes diversity looks at: ``DIVERSITY_RUNS`` evenly spaced runs of ``DIVERSITY_RUN`` genes (all
-    genes of a shorter genome). Cached: the same for every generation of a run."""
+def diversity_runs(length: int) -> tuple[np.ndarray, int]:
+    """(starts, run): the genes diversity looks at are ``DIVERSITY_RUNS`` evenly spaced runs of ``DIVERSITY_RUN``
+    genes (one run of all genes for a shorter genome). Cached: the same for every generation of a run."""
     if length <= DIVERSITY_RUNS * DIVERSITY_RUN:
-        return np.arange(length)
-    starts = np.linspace(0, length - DIVERSITY_RUN, DIVERSITY_RUNS).astype(np.int64)
-    return (starts[:, None] + np.arange(DIVERSITY_RUN)).ravel()
+        return np.zeros(1, np.int64), length
+    return np.linspace(0, length - DIVERSITY_RUN, DIVERSITY_RUNS).astype(np.int64), DIVERSITY_RUN
+
+
+def diversity_sample(length: int) -> np.ndarray:
+    """Indices of the genes diversity looks at (``diversity_runs``, flattened)."""
+    starts, run = diversity_runs(length)
+    return (starts[:, None] + np.arange(run)).ravel()
 
 
 @numba.njit(cache=True)
-def _mean_column_std(genes, columns):
+def _mean_run_std(genes, starts, run):
+    """Mean over the genes of the runs ``genes[:, start:start + run]`` of their standard deviation across rows. Run by
+    run, so that the sums of one run stay in registers while the rows stream past."""
     n = genes.shape[0]
-    s = np.zeros(columns.shape[0], np.int64)
-    s2 = np.zeros(columns.shape[0], np.int64)
-    for i in range(n):
-        for c in range(columns.shape[0]):
-            v = np.int64(genes[i, columns[c]])
-            s[c] += v
-            s2[c] += v * v
+    sums, squares = np.zeros(run, np.int64), np.zeros(run, np.int64)
     total = 0.0
-    for c in range(columns.shape[0]):
-        mean = s[c] / n
-        total += np.sqrt(max(s2[c] / n - mean * mean, 0.0))
-    return total / columns.shape[0]
+    for start in starts:
+        sums[:] = 0
+        squares[:] = 0
+        for i in range(n):
+            genes_of_run = genes[i, start:start + run]
+            for j in range(run):
+                value = np.int64(genes_of_run[j])
+                sums[j] += value
+                squares[j] += value * value
+        for j in range(run):
+            mean = sums[j] / n
+            total += np.sqrt(max(squares[j] / n - mean * mean, 0.0))
+    return total / (len(starts) * run)
 
 
 def diversity(genes: np.ndarray) -> float:
-    """Mean standard deviation across the population of the sampled genes (``diversity_sample``): 0 when all
+    """Mean standard deviation across the population of the sampled genes (``diversity_runs``): 0 when all
     individuals agree, about 74 for uniform noise. A sample, so that it costs microseconds at any image size."""
-    return float(_mean_column_std(genes, diversity_sample(genes.shape[1])))
+    starts, run = diversity_runs(genes.shape[1])
+    return float(_mean_run_std(genes, starts, run))
 
 
 def evaluate_invalid(population: list, toolbox) -> int:
@@ -59,13 +71,32 @@ def evaluate_invalid(population: list, toolbox) -> int:
     return len(invalid)
 
 
+@numba.njit(cache=True)
+def _summary(values):
+    n = values.shape[0]
+    high, low, total = values[0], values[0], 0.0
+    for value in values:
+        high, low, total = max(high, value), min(low, value), total + value
+    mean = total / n
+    squares = 0.0
+    for value in values:
+        squares += (value - mean) ** 2
+    return high, mean, low, np.sqrt(squares / n)
+
+
+def fitness_statistics(fitness: np.ndarray) -> dict[str, float]:
+    """max, mean, min and (population) std of a fitness vector, in one compiled call."""
+    high, mean, low, std = _summary(fitness)
+    return {"max": high, "mean": mean, "min": low, "std": std}
+
+
 class QElitistGA:
     """Generations of q-elitism over two (mu, L) gene buffers that take turns, so no image memory is allocated.
 
     Each step copies the q fittest rows unchanged (fitness kept), selects mu - q parents with ``toolbox.select``,
     writes their children with ``toolbox.mate``, mutates the children as one block with ``toolbox.mutate`` and
-    evaluates only them, in one ``toolbox.evaluate`` call. ``population`` is the current generation: DEAP
-    individuals viewing the rows of ``genes``, fitness in ``fitness``, and its ``diversity``.
+    evaluates only them, in one ``toolbox.evaluate`` call. The current generation is ``genes`` with its ``fitness``
+    and ``diversity``; ``population`` shows it as DEAP individuals viewing the rows of ``genes``.
     """
 
     def __init__(self, population: list, toolbox, q: int):
@@ -75,6 +106,7 @@ class QElitistGA:
         self.toolbox, self.q = toolbox, q
         spare = np.empty_like(genes)
         self._current, self._spare = (genes, as_individuals(genes, fitness)), (spare, as_individuals(spare))
+        self._fitness_pending = False
         self.fitness = fitness
         self.diversity = diversity(genes)
 
@@ -84,18 +116,23 @@ class QElitistGA:
 
     @property
     def population(self) -> list:
-        return self._current[1]
+        """The current generation as DEAP individuals. Their fitness is set on the first read after a step, not in
+        the step: the loop itself needs only the ``fitness`` array."""
+        individuals = self._current[1]
+        if self._fitness_pending:
+            set_fitness(individuals, self.fitness)
+            self._fitness_pending = False
+        return individuals
 
-    def step(self) -> list:
-        """One generation; returns the new population."""
-        (source, _), (genes, individuals) = self._current, self._spare
-        q, toolbox, fitness = self.q, self.toolbox, self.fitness
-        elites = np.argsort(-fitness, kind="stable")[:q]
-        np.take(source, elites, axis=0, out=genes[:q])
-        toolbox.mate(source, toolbox.select(fitness, len(genes) - q), genes[q:])
+    def step(self) -> None:
+        """One generation."""
+        (source, _), (genes, _) = self._current, self._spare
+        q, toolbox = self.q, self.toolbox
+        fitness = carry_elites(source, self.fitness, q, genes)
+        toolbox.mate(source, toolbox.select(self.fitness, len(genes) - q), genes[q:])
         toolbox.mutate(genes[q:])
         self.diversity = diversity(genes)  # now, while the new generation is still in cache
-        self.fitness = np.concatenate([fitness[elites], toolbox.evaluate(genes[q:])])
-        set_fitness(individuals, self.fitness)
+        fitness[q:] = toolbox.evaluate(genes[q:])
+        self.fitness = fitness
         self._current, self._spare = self._spare, self._current
-        return individuals
+        self._fitness_pending = True

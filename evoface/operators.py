@@ -3,60 +3,167 @@ tournament selection.
 
 Each is a plain function registered on a DEAP toolbox with its parameters (see ``evoface.toolbox``). The GA's
 operators act on a whole generation at once: selection on the (mu,) fitness vector, crossover and mutation on the
-(n, L) gene block, so a generation costs a handful of numpy and numba calls rather than one Python call per image.
+(n, L) gene block, each in one compiled call that draws its random numbers from a seed of a ``SeedStream``.
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
-# splitmix64 constants (Steele, Lea & Flood 2014)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
+from evoface.seed_stream import GOLDEN, MIX1, MIX2, SeedStream
+
+_GOLDEN, _MIX1, _MIX2 = np.uint64(GOLDEN), np.uint64(MIX1), np.uint64(MIX2)
+_UNIT = 1.0 / 9007199254740992.0  # 2**-53
 PARALLEL_MIN_MUTATIONS = 200_000  # below this many expected resets per call, threads cost more than they save
 
 
-def normal_cuts(n: int, length: int, sigma: float, rng: np.random.Generator) -> np.ndarray:
-    """n crossover cuts drawn from N(L/2, (sigma*L)^2), rounded and clamped to [0, L]."""
-    return np.clip(np.rint(rng.normal(length / 2, sigma * length, n)), 0, length).astype(np.int64)
-
-
-def cx_normal_point(ind1: np.ndarray, ind2: np.ndarray, sigma: float, rng: np.random.Generator):
-    """Single-point crossover with the cut drawn from N(L/2, (sigma*L)^2), rounded and clamped to [0, L].
-
-    Swaps the genes before the cut in place (copying the slices, as numpy individuals need).
-    """
-    cut = int(normal_cuts(1, len(ind1), sigma, rng)[0])
-    ind1[:cut], ind2[:cut] = ind2[:cut].copy(), ind1[:cut].copy()
-    return ind1, ind2
-
-
-def cx_normal_point_rows(source: np.ndarray, rows: np.ndarray, out: np.ndarray, sigma: float, cxpb: float,
-                         rng: np.random.Generator) -> np.ndarray:
-    """Children of the parents ``source[rows]``, written into the (len(rows), L) block ``out``: each consecutive pair
-    of parents is crossed with probability cxpb, as ``cx_normal_point`` would cross copies of them. The parents are
-    copied in one call, then each crossed child's prefix is overwritten from its other parent (no swap buffer).
-    Returns the cuts (0 where a pair was not crossed)."""
-    pairs = len(rows) // 2
-    cuts = normal_cuts(pairs, source.shape[1], sigma, rng)
-    cuts[rng.random(pairs) >= cxpb] = 0
-    np.take(source, rows, axis=0, out=out)
-    parents = rows.tolist()
-    for k, cut in enumerate(cuts.tolist()):
-        if cut:
-            out[2 * k, :cut] = source[parents[2 * k + 1], :cut]
-            out[2 * k + 1, :cut] = source[parents[2 * k], :cut]
-    return cuts
-
-
+@numba.njit(inline="always")
 def _splitmix_next(state):
+    """``seed_stream.splitmix64`` on uint64."""
     state = state + _GOLDEN
     z = state
     z = (z ^ (z >> np.uint64(30))) * _MIX1
     z = (z ^ (z >> np.uint64(27))) * _MIX2
     return state, z ^ (z >> np.uint64(31))
+
+
+@numba.njit(inline="always")
+def _uniform(state):
+    """(next state, a uniform draw in [0, 1))."""
+    state, z = _splitmix_next(state)
+    return state, np.float64(z >> np.uint64(11)) * _UNIT
+
+
+@numba.njit(inline="always")
+def _below(state, n):
+    """(next state, a uniform integer in [0, n))."""
+    state, u = _uniform(state)
+    return state, min(np.int64(u * n), n - 1)
+
+
+@numba.njit(inline="always")
+def _standard_normal(state):
+    """(next state, a standard normal draw), by Box-Muller from two uniforms."""
+    state, u = _uniform(state)
+    state, v = _uniform(state)
+    return state, np.sqrt(-2.0 * np.log(1.0 - u)) * np.cos(2.0 * np.pi * v)
+
+
+@numba.njit(cache=True)
+def _normal_cuts(n, length, sigma, cxpb, seed):
+    """n cuts from N(L/2, (sigma*L)^2), rounded and clamped to [0, L]; each is 0 (no crossover) with probability
+    1 - cxpb. Per cut: one normal draw, then one uniform."""
+    state = np.uint64(seed)
+    cuts = np.empty(n, np.int64)
+    for k in range(n):
+        state, z = _standard_normal(state)
+        cut = min(max(np.rint(length / 2 + sigma * length * z), 0.0), float(length))
+        state, u = _uniform(state)
+        cuts[k] = np.int64(cut) if u < cxpb else 0
+    return cuts
+
+
+def normal_cuts(n: int, length: int, sigma: float, seeds: SeedStream, cxpb: float = 1.0) -> np.ndarray:
+    """n crossover cuts drawn from N(L/2, (sigma*L)^2), rounded and clamped to [0, L] (0 with probability 1 - cxpb)."""
+    return _normal_cuts(n, length, float(sigma), float(cxpb), seeds.next_seed())
+
+
+def cx_normal_point(ind1: np.ndarray, ind2: np.ndarray, sigma: float, seeds: SeedStream):
+    """Single-point crossover with the cut drawn from N(L/2, (sigma*L)^2), rounded and clamped to [0, L].
+
+    Swaps the genes before the cut in place (copying the slices, as numpy individuals need).
+    """
+    cut = int(normal_cuts(1, len(ind1), sigma, seeds)[0])
+    ind1[:cut], ind2[:cut] = ind2[:cut].copy(), ind1[:cut].copy()
+    return ind1, ind2
+
+
+@intrinsic
+def _copy_bytes(typingctx, dst, src, count):
+    """memcpy of ``count`` bytes from the data of one contiguous uint8 array to another's (numba's loops copy a byte at
+    a time; this is the C library's copy)."""
+    def codegen(context, builder, signature, args):
+        dst_array = context.make_array(signature.args[0])(context, builder, args[0])
+        src_array = context.make_array(signature.args[1])(context, builder, args[1])
+        cgutils.raw_memcpy(builder, dst_array.data, src_array.data, args[2], 1)
+        return context.get_dummy_value()
+    return types.void(dst, src, count), codegen
+
+
+@numba.njit(cache=True)
+def _write_children(source, rows, cuts, out):
+    """out[i] = genes of its mate (the other row of its pair) before cut, its own parent's genes from the cut on."""
+    n, length = out.shape
+    for i in range(n):
+        mate = i ^ 1
+        cut = cuts[i // 2] if mate < n else 0
+        own, other = source[rows[i]], source[rows[mate] if mate < n else rows[i]]
+        child = out[i]
+        _copy_bytes(child, other, cut)
+        _copy_bytes(child[cut:], own[cut:], length - cut)
+
+
+def _check_block(source: np.ndarray, out: np.ndarray) -> None:
+    """The kernels copy raw bytes: both blocks must be C-contiguous uint8 with rows of one length."""
+    if not (source.flags.c_contiguous and out.flags.c_contiguous and source.dtype == out.dtype == np.uint8):
+        raise ValueError("gene blocks must be C-contiguous uint8 arrays")
+    if source.ndim != 2 or out.ndim != 2 or source.shape[1] != out.shape[1]:
+        raise ValueError(f"gene blocks must be 2-D with rows of one length, got {source.shape} and {out.shape}")
+
+
+@numba.njit(inline="always")
+def _check_rows(source, rows, out):
+    """Compiled checks (no numpy call in the hot loop): rows index ``source``, and ``out`` does not overlap it."""
+    source_start, out_start = source.ctypes.data, out.ctypes.data
+    if not (out_start + out.nbytes <= source_start or source_start + source.nbytes <= out_start):
+        raise ValueError("the output block must not overlap the source")
+    for row in rows:
+        if row < 0 or row >= source.shape[0]:
+            raise IndexError("a parent row is outside the source block")
+
+
+@numba.njit(cache=True)
+def _carry_elites(source, fitness, q, out):
+    if not 0 <= q <= min(len(fitness), out.shape[0]) or len(fitness) != source.shape[0]:
+        raise ValueError("q-elitism needs 0 <= q <= rows of out and one fitness value per source row")
+    elites = np.argsort(-fitness, kind="mergesort")[:q]
+    _check_rows(source, elites, out)
+    next_fitness = np.full(len(fitness), np.nan)
+    for i in range(q):
+        _copy_bytes(out[i], source[elites[i]], source.shape[1])
+        next_fitness[i] = fitness[elites[i]]
+    return next_fitness
+
+
+def carry_elites(source: np.ndarray, fitness: np.ndarray, q: int, out: np.ndarray) -> np.ndarray:
+    """q-elitism: copy the q fittest rows of ``source`` (ties: the earlier row) unchanged into ``out[:q]``, fittest
+    first. Returns the next generation's fitness vector: the elites' values first, NaN for the rows still to be
+    evaluated."""
+    _check_block(source, out)
+    return _carry_elites(source, fitness, q, out)
+
+
+@numba.njit(cache=True)
+def _cross_rows(source, rows, out, sigma, cxpb, seed):
+    if len(rows) != out.shape[0]:
+        raise ValueError("crossover writes one child per parent row: out needs len(rows) rows")
+    _check_rows(source, rows, out)
+    cuts = _normal_cuts(len(rows) // 2, source.shape[1], sigma, cxpb, seed)
+    _write_children(source, rows, cuts, out)
+    return cuts
+
+
+def cx_normal_point_rows(source: np.ndarray, rows: np.ndarray, out: np.ndarray, sigma: float, cxpb: float,
+                         seeds: SeedStream) -> np.ndarray:
+    """Children of the parents ``source[rows]``, written into the (len(rows), L) block ``out``: each consecutive pair
+    of parents is crossed with probability cxpb, as ``cx_normal_point`` would cross copies of them. One compiled
+    call draws the cuts and writes each child once, from its two parents' pieces. Returns the cuts (0 where a pair
+    was not crossed)."""
+    _check_block(source, out)
+    return _cross_rows(source, np.asarray(rows, np.int64), out, float(sigma), float(cxpb), seeds.next_seed())
 
 
 def _mutate_rows(block, indpb, seed):
@@ -76,7 +183,7 @@ def _mutate_rows(block, indpb, seed):
         pos = -1
         while True:
             state, z = _splitmix_next(state)
-            u = (np.float64(z >> np.uint64(11)) + 1.0) * (1.0 / 9007199254740992.0)  # (0, 1]
+            u = (np.float64(z >> np.uint64(11)) + 1.0) * _UNIT  # (0, 1]
             gap = 0 if indpb >= 1.0 else int(np.floor(np.log(u) / log_keep))
             pos += gap + 1
             if pos >= length:
@@ -87,14 +194,13 @@ def _mutate_rows(block, indpb, seed):
     return counts.sum()
 
 
-_splitmix_next = numba.njit(inline="always")(_splitmix_next)
 mutate_rows_serial = numba.njit(cache=True)(_mutate_rows)
 mutate_rows_parallel = numba.njit(cache=True, parallel=True)(_mutate_rows)
 
 
-def mut_uniform_reset_block(block: np.ndarray, indpb: float, rng: np.random.Generator) -> int:
+def mut_uniform_reset_block(block: np.ndarray, indpb: float, seeds: SeedStream) -> int:
     """Mutate a whole (n, L) uint8 offspring block in place in one compiled call; threads only where they pay."""
-    seed = int(rng.integers(0, 2**63))
+    seed = seeds.next_seed()
     expected = block.size * indpb
     kernel = mutate_rows_parallel if expected >= PARALLEL_MIN_MUTATIONS else mutate_rows_serial
     return int(kernel(block, float(indpb), seed))
@@ -108,13 +214,35 @@ def mut_uniform_reset_numpy(block: np.ndarray, indpb: float, rng: np.random.Gene
     return count
 
 
-def sel_truncation(fitness: np.ndarray, k: int, top: int, rng: np.random.Generator) -> np.ndarray:
+@numba.njit(cache=True)
+def _truncation_rows(fitness, k, top, seed):
+    best = np.argsort(-fitness, kind="mergesort")[:top]
+    state, rows = np.uint64(seed), np.empty(k, np.int64)
+    for i in range(k):
+        state, pick = _below(state, len(best))
+        rows[i] = best[pick]
+    return rows
+
+
+@numba.njit(cache=True)
+def _tournament_rows(fitness, k, tournsize, seed):
+    state, rows = np.uint64(seed), np.empty(k, np.int64)
+    for i in range(k):
+        state, winner = _below(state, len(fitness))
+        for _ in range(tournsize - 1):
+            state, aspirant = _below(state, len(fitness))
+            if fitness[aspirant] > fitness[winner]:
+                winner = aspirant
+        rows[i] = winner
+    return rows
+
+
+def sel_truncation(fitness: np.ndarray, k: int, top: int, seeds: SeedStream) -> np.ndarray:
     """Rows of k parents drawn uniformly from the ``top`` fittest (ties: the earlier row first)."""
-    best = np.argsort(-fitness, kind="stable")[:top]
-    return best[rng.integers(0, len(best), k)]
+    return _truncation_rows(fitness, k, top, seeds.next_seed())
 
 
-def sel_tournament(fitness: np.ndarray, k: int, tournsize: int, rng: np.random.Generator) -> np.ndarray:
-    """Rows of k parents, each the fittest of ``tournsize`` rows drawn uniformly with replacement."""
-    aspirants = rng.integers(0, len(fitness), (k, tournsize))
-    return aspirants[np.arange(k), fitness[aspirants].argmax(axis=1)]
+def sel_tournament(fitness: np.ndarray, k: int, tournsize: int, seeds: SeedStream) -> np.ndarray:
+    """Rows of k parents, each the fittest of ``tournsize`` rows drawn uniformly with replacement (ties: the first
+    drawn)."""
+    return _tournament_rows(fitness, k, tournsize, seeds.next_seed())

@@ -31,6 +31,15 @@ def fuse_for_inference(model: FacenessNet) -> FacenessNet:
 
 
 ENSEMBLE_RULES = ("min", "mean")
+CPU_CHUNK_PIXELS = 200_000  # on a CPU, score in chunks of about this many pixels: their activations stay in cache
+GPU_BATCH = 1024
+
+
+def default_batch_size(device: torch.device, size: int) -> int:
+    """Images per forward pass: a whole generation on a GPU; on a CPU chunks of ``CPU_CHUNK_PIXELS``, which
+    ``bench/ga_speed.py`` measures against one batch (faster at 100 and 128 px, where one batch's activations
+    overflow the cache)."""
+    return GPU_BATCH if device.type != "cpu" else max(1, CPU_CHUNK_PIXELS // (size * size))
 
 
 class BatchScorer:
@@ -42,7 +51,7 @@ class BatchScorer:
     """
 
     def __init__(self, model: FacenessNet | list[FacenessNet], device: torch.device, genome_size: int | None = None,
-                 tv_weight: float = 0.0, blur_sigma: float = 0.0, batch_size: int = 1024,
+                 tv_weight: float = 0.0, blur_sigma: float = 0.0, batch_size: int | None = None,
                  ensemble_rule: str = "min"):
         models = model if isinstance(model, list) else [model]
         self.size = models[0].config.size
@@ -54,7 +63,7 @@ class BatchScorer:
         self.ensemble_rule = ensemble_rule
         self.genome_size = genome_size or self.size
         self.device = device
-        self.batch_size = batch_size
+        self.batch_size = batch_size or default_batch_size(device, self.size)
         self.tv_weight = tv_weight
         self.blur_sigma = blur_sigma
         self.models = [fuse_for_inference(m).to(device, memory_format=torch.channels_last) for m in models]

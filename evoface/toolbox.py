@@ -20,6 +20,7 @@ import numpy as np
 from deap import base, creator
 
 from evoface.operators import cx_normal_point_rows, mut_uniform_reset_block, sel_tournament, sel_truncation
+from evoface.seed_stream import SeedStream
 
 if not hasattr(creator, "FitnessFace"):
     creator.create("FitnessFace", base.Fitness, weights=(1.0,))
@@ -53,15 +54,17 @@ def as_individuals(genes: np.ndarray, fitness: np.ndarray | None = None) -> list
     return individuals
 
 
-def build_toolbox(scorer: Callable[[np.ndarray], np.ndarray], rng: np.random.Generator, *, sigma: float,
-                  cxpb: float, indpb: float, selection: str, truncation: int, tournsize: int) -> base.Toolbox:
+def build_toolbox(scorer: Callable[[np.ndarray], np.ndarray], rng: np.random.Generator, seeds: SeedStream, *,
+                  sigma: float, cxpb: float, indpb: float, selection: str, truncation: int,
+                  tournsize: int) -> base.Toolbox:
+    """The GA's toolbox: the operators draw from ``seeds``, the initial noise from ``rng``."""
     toolbox = base.Toolbox()
-    toolbox.register("mate", cx_normal_point_rows, sigma=sigma, cxpb=cxpb, rng=rng)
-    toolbox.register("mutate", mut_uniform_reset_block, indpb=indpb, rng=rng)
+    toolbox.register("mate", cx_normal_point_rows, sigma=sigma, cxpb=cxpb, seeds=seeds)
+    toolbox.register("mutate", mut_uniform_reset_block, indpb=indpb, seeds=seeds)
     if selection == "truncation":
-        toolbox.register("select", sel_truncation, top=truncation, rng=rng)
+        toolbox.register("select", sel_truncation, top=truncation, seeds=seeds)
     elif selection == "tournament":
-        toolbox.register("select", sel_tournament, tournsize=tournsize, rng=rng)
+        toolbox.register("select", sel_tournament, tournsize=tournsize, seeds=seeds)
     else:
         raise ValueError(f"unknown selection {selection!r}")
     toolbox.register("evaluate", lambda block: np.asarray(scorer(block), float))

@@ -32,7 +32,7 @@ def test_a_short_run_raises_max_fitness_and_writes_its_outputs(tmp_path):
         assert (run / name).is_file(), name
     ckpt = load_checkpoint(run / "checkpoints" / "last.pt", "evolve")
     assert ckpt["generation"] == 24 and ckpt["genes"].shape == (16, 64 * 64 * 3)
-    assert set(ckpt["rng"]) >= {"python", "numpy", "numpy_legacy", "torch"}
+    assert set(ckpt["rng"]) >= {"python", "numpy", "numpy_legacy", "torch"} and ckpt["seed_stream"] > 0
 
 
 def test_interrupted_and_resumed_run_ends_identical_to_an_uninterrupted_one(tmp_path):
@@ -45,6 +45,17 @@ def test_interrupted_and_resumed_run_ends_identical_to_an_uninterrupted_one(tmp_
     assert torch.equal(a["hof_genes"], b["hof_genes"])
     rows = [json.loads(line) for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
     assert [r["generation"] for r in rows] == list(range(1, 25))
+
+
+def test_a_checkpoint_from_before_the_seed_stream_resumes(tmp_path):
+    evolve(config(tmp_path / "run", generations=8))
+    path = tmp_path / "run" / "checkpoints" / "last.pt"
+    ckpt = load_checkpoint(path, "evolve")
+    del ckpt["seed_stream"]  # as written by evoface 0.1, whose operators drew from the numpy generator
+    torch.save(ckpt, path)
+    summary = evolve(resume_config(tmp_path / "run", generations=12), resume=True)
+    assert summary["generation"] == 12
+    assert load_checkpoint(path, "evolve")["seed_stream"] > 0
 
 
 @pytest.mark.parametrize("args, fragment", [

@@ -3,32 +3,25 @@
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evoface.ga import DIVERSITY_RUN, DIVERSITY_RUNS, QElitistGA, diversity, diversity_sample, evaluate_invalid
 from evoface.operators import (
+    carry_elites,
     cx_normal_point,
     cx_normal_point_rows,
     mut_uniform_reset_block,
     mut_uniform_reset_numpy,
     mutate_rows_parallel,
     mutate_rows_serial,
+    normal_cuts,
     sel_tournament,
     sel_truncation,
 )
+from evoface.seed_stream import MASK64, SeedStream, splitmix64
 from evoface.toolbox import build_toolbox, fitness_values
-
-MASK = 2**64 - 1
-GOLDEN, MIX1, MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
-
-
-def splitmix(state):
-    state = (state + GOLDEN) & MASK
-    z = state
-    z = ((z ^ (z >> 30)) * MIX1) & MASK
-    z = ((z ^ (z >> 27)) * MIX2) & MASK
-    return state, z ^ (z >> 31)
 
 
 def reference_mutation(block, indpb, seed):
@@ -38,16 +31,16 @@ def reference_mutation(block, indpb, seed):
         return block
     n, length = block.shape
     for i in range(n):
-        _, state = splitmix((seed + i) & MASK)
+        _, state = splitmix64((seed + i) & MASK64)
         pos = -1
         while True:
-            state, z = splitmix(state)
+            state, z = splitmix64(state)
             u = ((z >> 11) + 1.0) * (1.0 / 2**53)
             gap = 0 if indpb >= 1.0 else math.floor(math.log(u) / math.log1p(-indpb))
             pos += gap + 1
             if pos >= length:
                 break
-            state, z = splitmix(state)
+            state, z = splitmix64(state)
             block[i, pos] = z >> 56
     return block
 
@@ -68,7 +61,7 @@ def test_numba_kernels_match_the_reference(n, length, indpb, seed):
 @given(st.sampled_from([0.001, 0.01, 0.1, 0.5]), st.integers(0, 1000))
 def test_mutated_share_is_close_to_indpb(indpb, seed):
     block = np.zeros((100, 3000), np.uint8)
-    resets = mut_uniform_reset_block(block, indpb, np.random.default_rng(seed))
+    resets = mut_uniform_reset_block(block, indpb, SeedStream(seed))
     n = block.size
     assert abs(resets - n * indpb) < 5 * math.sqrt(n * indpb * (1 - indpb)) + 1
     # a reset keeps the old value 0 with probability 1/256
@@ -88,18 +81,18 @@ def test_crossover_children_take_each_gene_from_one_parent_at_the_same_position(
     a0 = rng.integers(0, 128, length).astype(np.uint8)
     b0 = rng.integers(128, 256, length).astype(np.uint8)  # disjoint values: every gene's origin is visible
     a, b = a0.copy(), b0.copy()
-    cx_normal_point(a, b, sigma, rng)
+    cx_normal_point(a, b, sigma, SeedStream(seed))
     cut = int(np.sum(a >= 128))  # genes of b in child a form a prefix
     assert np.array_equal(a[:cut], b0[:cut]) and np.array_equal(a[cut:], a0[cut:])
     assert np.array_equal(b[:cut], a0[:cut]) and np.array_equal(b[cut:], b0[cut:])
 
 
 def test_crossover_cuts_centre_on_the_middle():
-    rng = np.random.default_rng(0)
+    seeds = SeedStream(0)
     cuts = []
     for _ in range(2000):
         a, b = np.zeros(1000, np.uint8), np.ones(1000, np.uint8)
-        cx_normal_point(a, b, 0.1, rng)
+        cx_normal_point(a, b, 0.1, seeds)
         cuts.append(int(a.sum()))
     assert abs(np.mean(cuts) - 500) < 10 and abs(np.std(cuts) - 100) < 10
 
@@ -110,7 +103,7 @@ def test_block_crossover_writes_what_pairwise_crossover_of_copies_gives(n, lengt
     source = np.random.default_rng(seed).integers(0, 256, (6, length), dtype=np.uint8)
     rows = np.random.default_rng(seed + 1).integers(0, 6, n)
     out = np.empty((n, length), np.uint8)
-    cuts = cx_normal_point_rows(source, rows, out, sigma=0.3, cxpb=cxpb, rng=np.random.default_rng(seed))
+    cuts = cx_normal_point_rows(source, rows, out, sigma=0.3, cxpb=cxpb, seeds=SeedStream(seed))
     expected = source[rows]
     for k, cut in enumerate(cuts):
         a, b = expected[2 * k], expected[2 * k + 1]
@@ -118,15 +111,15 @@ def test_block_crossover_writes_what_pairwise_crossover_of_copies_gives(n, lengt
     assert np.array_equal(out, expected)
     if cxpb == 0.0:
         assert not cuts.any()
-    if cxpb == 1.0 and n >= 2:  # from the same generator state, the first pair's children are the pairwise ones
+    if cxpb == 1.0 and n >= 2:  # from the same stream state, the first pair's children are the pairwise ones
         a, b = source[rows[0]].copy(), source[rows[1]].copy()
-        cx_normal_point(a, b, 0.3, np.random.default_rng(seed))
+        cx_normal_point(a, b, 0.3, SeedStream(seed))
         assert np.array_equal(out[0], a) and np.array_equal(out[1], b)
 
 
 def brightness_toolbox(rng, indpb=0.01, selection="truncation"):
-    return build_toolbox(lambda genes: genes.mean(axis=1) / 255.0, rng, sigma=0.5, cxpb=1.0, indpb=indpb,
-                         selection=selection, truncation=5, tournsize=3)
+    return build_toolbox(lambda genes: genes.mean(axis=1) / 255.0, rng, SeedStream.from_generator(rng), sigma=0.5,
+                         cxpb=1.0, indpb=indpb, selection=selection, truncation=5, tournsize=3)
 
 
 def evaluated_population(toolbox, mu, length):
@@ -146,8 +139,9 @@ def test_elites_survive_unchanged_and_best_never_drops(mu, data):
     for _ in range(5):
         elites = sorted(ga.population, key=lambda ind: ind.fitness, reverse=True)[:q]
         elite_genes = [(np.array(e), e.fitness.values) for e in elites]
-        population = ga.step()
-        assert len(population) == mu and population is ga.population
+        ga.step()
+        population = ga.population
+        assert len(population) == mu
         for genes, fitness in elite_genes:
             assert any(np.array_equal(genes, ind) and ind.fitness.values == fitness for ind in population)
         assert all(ind.fitness.valid for ind in population)
@@ -167,16 +161,45 @@ def test_diversity_is_the_mean_gene_std_over_its_sample(n, length, seed):
     assert diversity(np.repeat(genes[:1], n, axis=0)) == 0.0
 
 
+def test_elites_are_copied_fittest_first_and_keep_their_fitness():
+    source = np.arange(6, dtype=np.uint8)[:, None].repeat(5, axis=1)  # row i holds the value i
+    fitness = np.array([0.1, 0.9, 0.5, 0.9, 0.2, 0.7])
+    out = np.zeros_like(source)
+    next_fitness = carry_elites(source, fitness, 3, out)
+    assert out[:3, 0].tolist() == [1, 3, 5] and not out[3:].any()  # ties: the earlier row first
+    assert next_fitness[:3].tolist() == [0.9, 0.9, 0.7] and np.isnan(next_fitness[3:]).all()
+    with pytest.raises(ValueError, match="overlap"):
+        carry_elites(source, fitness, 3, source[3:])
+    with pytest.raises(ValueError, match="C-contiguous"):
+        carry_elites(source, fitness, 3, out[:, ::2])
+    with pytest.raises(ValueError, match="rows of one length"):
+        carry_elites(source, fitness, 3, np.zeros((6, 4), np.uint8))
+    with pytest.raises(IndexError, match="outside"):
+        cx_normal_point_rows(source, np.array([0, 6]), out[:2], 0.5, 1.0, SeedStream(0))
+
+
 def test_truncation_selection_draws_only_from_the_best():
-    picked = sel_truncation(np.arange(20, dtype=float), 200, top=5, rng=np.random.default_rng(0))
+    picked = sel_truncation(np.arange(20, dtype=float), 200, top=5, seeds=SeedStream(0))
     assert set(picked.tolist()) == {15, 16, 17, 18, 19}
+
+
+def test_compiled_draws_have_the_requested_distributions():
+    seeds = SeedStream(1)
+    cuts = normal_cuts(20000, 1000, 0.1, seeds, cxpb=0.7)
+    crossed = cuts[cuts > 0]
+    assert abs(len(crossed) / len(cuts) - 0.7) < 0.02
+    assert abs(crossed.mean() - 500) < 3 and abs(crossed.std() - 100) < 3
+    picks = np.bincount(sel_truncation(np.arange(20, dtype=float), 50000, top=5, seeds=seeds), minlength=20)
+    assert np.all(np.abs(picks[15:] / 50000 - 0.2) < 0.01)
+    ties = sel_truncation(np.zeros(10), 2000, top=3, seeds=seeds)  # equal fitness: the earlier rows count as better
+    assert set(ties.tolist()) == {0, 1, 2}
 
 
 def test_tournament_selection_picks_the_best_of_each_draw():
     fitness = np.random.default_rng(1).random(50)
-    rows = sel_tournament(fitness, 2000, tournsize=3, rng=np.random.default_rng(0))
+    rows = sel_tournament(fitness, 2000, tournsize=3, seeds=SeedStream(0))
     assert rows.shape == (2000,) and fitness[rows].mean() > 0.7  # E[max of 3 uniforms] = 0.75
-    assert set(sel_tournament(fitness, 50, tournsize=200, rng=np.random.default_rng(0)).tolist()) == {
+    assert set(sel_tournament(fitness, 50, tournsize=1000, seeds=SeedStream(0)).tolist()) == {
         int(fitness.argmax())}
 
 
@@ -200,3 +223,15 @@ def test_fused_inference_model_matches_the_trained_model():
     fused_scores = BatchScorer(model, torch.device("cpu"))(genes)
     images = torch.from_numpy(genes).view(10, 64, 64, 3).permute(0, 3, 1, 2)
     assert np.allclose(fused_scores, score_images(model, images).numpy(), atol=1e-5)
+    assert np.allclose(BatchScorer(model, torch.device("cpu"), batch_size=3)(genes), fused_scores, atol=1e-6)
+
+
+def test_cpu_scoring_chunks_hold_about_the_same_pixels_at_every_size():
+    import torch
+
+    from evoface.scoring import CPU_CHUNK_PIXELS, default_batch_size
+
+    cpu = torch.device("cpu")
+    assert [default_batch_size(cpu, size) for size in (64, 100, 128)] == [48, 20, 12]
+    assert default_batch_size(cpu, 10_000) == 1 and default_batch_size(torch.device("cuda"), 64) > 100
+    assert all(default_batch_size(cpu, size) * size * size <= CPU_CHUNK_PIXELS for size in (32, 64, 100, 128))
