@@ -73,12 +73,13 @@ def time_chunking(size: int, device: str, repeats: int) -> tuple[float, float, i
     """Microseconds to score an 80-offspring block as one batch and in the default chunks, alternating; the chunk."""
     import torch
 
-    from evoface.scoring import BatchScorer, default_batch_size
+    from evoface.scoring import BatchScorer, chunk_size
 
     model = FacenessNet(FacenessConfig(size=size)).eval()
     block = np.random.default_rng(0).integers(0, 256, (80, size * size * 3), dtype=np.uint8)
-    chunk = default_batch_size(torch.device(device), size)
-    scorers = [BatchScorer(model, torch.device(device), batch_size=n) for n in (len(block), chunk)]
+    target = torch.device(device)
+    chunk = chunk_size(len(block), target, size)
+    scorers = [BatchScorer(model, target, batch_size=len(block)), BatchScorer(model, target)]
     seconds = [0.0, 0.0]
     for i in range(2 * (repeats + 5)):
         start = time.perf_counter()

@@ -226,12 +226,17 @@ def test_fused_inference_model_matches_the_trained_model():
     assert np.allclose(BatchScorer(model, torch.device("cpu"), batch_size=3)(genes), fused_scores, atol=1e-6)
 
 
-def test_cpu_scoring_chunks_hold_about_the_same_pixels_at_every_size():
+def test_cpu_scoring_splits_a_generation_into_even_chunks_of_bounded_pixels():
     import torch
 
-    from evoface.scoring import CPU_CHUNK_PIXELS, default_batch_size
+    from evoface.scoring import CPU_CHUNK_PIXELS, chunk_size
 
     cpu = torch.device("cpu")
-    assert [default_batch_size(cpu, size) for size in (64, 100, 128)] == [48, 20, 12]
-    assert default_batch_size(cpu, 10_000) == 1 and default_batch_size(torch.device("cuda"), 64) > 100
-    assert all(default_batch_size(cpu, size) * size * size <= CPU_CHUNK_PIXELS for size in (32, 64, 100, 128))
+    assert [chunk_size(80, cpu, size) for size in (64, 100, 128)] == [80, 27, 20]
+    assert chunk_size(10, cpu, 10_000) == 1 and chunk_size(0, cpu, 64) == 1
+    assert chunk_size(80, torch.device("cuda"), 64) > 100
+    for n, size in [(80, 32), (80, 64), (180, 100), (7, 128)]:
+        per = chunk_size(n, cpu, size)
+        assert per * size * size <= CPU_CHUNK_PIXELS or per == 1
+        chunks = -(-n // per)
+        assert n - (chunks - 1) * per >= per - chunks  # the last chunk is about as large as the others
