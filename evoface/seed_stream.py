@@ -21,7 +21,8 @@ class SeedStream:
     """Gives each call of a compiled operator a 63-bit seed, from which the kernel draws all its random numbers.
 
     A generation thus makes no call into numpy's Generator: right after the CNN's forward pass has evicted the caches,
-    each such call costs tens of microseconds, this one about one. ``state`` (an int) goes into checkpoints.
+    each such call costs tens of microseconds, this one about one. ``state`` (an int) goes into checkpoints; no kernel
+    uses numba's own generator, so this is all the random state the compiled side has.
     """
 
     def __init__(self, state: int):
