@@ -74,6 +74,8 @@ class EvolveConfig:
             raise InputError(f"--selection must be one of {', '.join(SELECTIONS)}")
         if self.truncation is not None and not 1 <= self.truncation <= self.mu:
             raise InputError(f"--truncation must be in [1, mu], got {self.truncation}")
+        if self.tournsize < 1:
+            raise InputError(f"--tournsize must be at least 1, got {self.tournsize}")
         if self.sigma <= 0:
             raise InputError(f"--sigma must be positive, got {self.sigma}")
         if min(self.checkpoint_every, self.snapshot_every) < 1 or self.detector_every < 0:

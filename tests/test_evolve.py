@@ -63,6 +63,7 @@ def test_a_checkpoint_from_before_the_seed_stream_resumes(tmp_path):
     (["--mu", "1", "--q", "0"], "--mu"),
     (["--indpb", "1.5"], "--indpb"),
     (["--cxpb", "-0.1"], "--cxpb"),
+    (["--selection", "tournament", "--tournsize", "0"], "--tournsize"),
     (["--size", "32"], "does not match"),
 ])
 def test_evolve_bad_parameters(tmp_path, capsys, args, fragment):
