@@ -15,6 +15,8 @@ from numba.extending import intrinsic
 
 from evoface.seed_stream import GOLDEN, MIX1, MIX2, SeedStream
 
+# The compiled draws live here, beside the cached kernels that inline them: numba's cache does not notice changes to
+# functions in other files.
 _GOLDEN, _MIX1, _MIX2 = np.uint64(GOLDEN), np.uint64(MIX1), np.uint64(MIX2)
 _UNIT = 1.0 / 9007199254740992.0  # 2**-53
 PARALLEL_MIN_MUTATIONS = 200_000  # below this many expected resets per call, threads cost more than they save
