@@ -160,4 +160,3 @@ def sample_generator(net_g: Generator, n: int, device, seed: int | None = None) 
     """n images (N, H, W, 3) uint8 from a generator whose BatchNorm uses batch statistics, as in training (this
     gives a lower FID than running statistics: 155 vs 182 for the CelebA run of the README)."""
     return decode_latents(net_g, net_g, net_g.config.nz, net_g.config.size, n, device, seed, batch_stats=True)
-
