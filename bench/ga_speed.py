@@ -1,6 +1,7 @@
 """GA speed: generations/s of the real evolve loop at 64, 100 and 128 px (mu=100, q=20), the share of each generation
-spent outside the CNN forward pass, one forward pass against the CPU's default chunks, and the numba mutation kernel
-against a plain numpy version of the operator.
+spent outside the CNN forward pass, the same loop with the CPU's default chunks against one forward pass per
+generation, what the default snapshot and checkpoint cadence adds, and the numba mutation kernel against a plain numpy
+version of the operator.
 
 Run: python bench/ga_speed.py [--generations 1000] [--repeats 3] [--device cpu]
 The 100 px figure compares with the original study's code (a torch GA with per-image Python loops and its
@@ -20,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evoface.evolve import EvolveConfig, EvolveRun  # noqa: E402
+from evoface.evolve import EvolveConfig, EvolveRun, _metrics_row  # noqa: E402
 from evoface.operators import mut_uniform_reset_block, mut_uniform_reset_numpy  # noqa: E402
 from evoface.seed_stream import SeedStream  # noqa: E402
 from neural.faceness import FacenessConfig, FacenessNet  # noqa: E402
@@ -28,13 +29,14 @@ from neural.faceness_store import save_faceness  # noqa: E402
 
 ORIGINAL_GENERATIONS_PER_S_100PX = 4.86
 WARMUP_GENERATIONS = 20
+OFFSPRING = 80  # mu - q
 
 
 class TimedScorer:
-    """Wraps a scorer and adds up the seconds spent in it."""
+    """Wraps a scorer and records when each call starts and how long it takes."""
 
     def __init__(self, scorer):
-        self.scorer, self.seconds = scorer, 0.0
+        self.scorer, self.starts, self.seconds = scorer, [], []
 
     def __getattr__(self, name):
         return getattr(self.scorer, name)
@@ -44,50 +46,70 @@ class TimedScorer:
         try:
             return self.scorer(genes)
         finally:
-            self.seconds += time.perf_counter() - start
+            self.starts.append(start)
+            self.seconds.append(time.perf_counter() - start)
+
+    def generation_figures(self) -> tuple[float, float, float]:
+        """(generations/s, share of time outside the forward pass, microseconds per generation outside it), from the
+        start of the first call to the start of the last: whole generations, none of a run's start or end."""
+        generations, span = len(self.starts) - 1, self.starts[-1] - self.starts[0]
+        inside = sum(self.seconds[:-1])
+        return generations / span, 1.0 - inside / span, (span - inside) / generations * 1e6
 
 
-def time_evolve(size: int, generations: int, device: str, workdir: Path) -> tuple[float, float, float]:
-    """(generations/s, share of time outside the forward pass, microseconds per generation outside it) of the real
-    EvolveRun loop."""
+def warm_run(size: int, device: str, workdir: Path, batch_size: int | None = None) -> tuple[EvolveRun, TimedScorer]:
+    """An EvolveRun of an untrained faceness net at ``size`` px (mu=100, q=20), warmed up, its scorer timed; one
+    forward pass per ``batch_size`` images (None: the default chunks)."""
     workdir.mkdir(parents=True, exist_ok=True)
     model_path = workdir / f"faceness{size}.pt"
     save_faceness(FacenessNet(FacenessConfig(size=size)).eval(), model_path)
-    config = EvolveConfig(out=str(workdir / f"run{size}"), fitness=str(model_path), generations=generations,
-                          checkpoint_every=10**9, snapshot_every=10**9, device=device, seed=0)
+    config = EvolveConfig(out=str(workdir / f"run{size}-{batch_size}"), fitness=str(model_path),
+                          generations=WARMUP_GENERATIONS, checkpoint_every=10**9, snapshot_every=10**9,
+                          device=device, seed=0)
     run = EvolveRun(config, resume=False)
-    config.generations = WARMUP_GENERATIONS  # first calls load numba's cached kernel and warm torch up: not timed
-    run.run_until_stop()
-    config.generations = WARMUP_GENERATIONS + generations
+    run.scorer.batch_size = batch_size
+    run.run_until_stop()  # first calls load numba's cached kernels and warm torch up: not timed
     timed = TimedScorer(run.toolbox.evaluate)
     run.toolbox.register("evaluate", timed)
-    start = time.perf_counter()
+    run.write_outputs = lambda: {}  # the end-of-run grid, plot and GIF are not part of a generation
+    return run, timed
+
+
+def time_generations(run: EvolveRun, timed: TimedScorer, generations: int) -> tuple[float, float, float]:
+    """``TimedScorer.generation_figures`` of ``generations`` more generations of the real loop."""
+    timed.starts, timed.seconds = [], []
+    run.config.generations = run.evolution.generation + generations
     run.run_until_stop()
-    total = time.perf_counter() - start
-    t0 = time.perf_counter()  # the end-of-run grid, plot and GIF are not part of a generation: take them out
-    run.write_outputs()
-    loop = total - (time.perf_counter() - t0)
-    return generations / loop, 1.0 - timed.seconds / loop, (loop - timed.seconds) / generations * 1e6
+    return timed.generation_figures()
 
 
-def time_chunking(size: int, device: str, repeats: int) -> tuple[float, float, int]:
-    """Microseconds to score an 80-offspring block as one batch and in the default chunks, alternating; the chunk."""
-    import torch
-
-    from evoface.scoring import BatchScorer, chunk_size
-
-    model = FacenessNet(FacenessConfig(size=size)).eval()
-    block = np.random.default_rng(0).integers(0, 256, (80, size * size * 3), dtype=np.uint8)
-    target = torch.device(device)
-    chunk = chunk_size(len(block), target, size)
-    scorers = [BatchScorer(model, target, batch_size=len(block)), BatchScorer(model, target)]
-    seconds = [0.0, 0.0]
-    for i in range(2 * (repeats + 5)):
+def median_of(calls) -> float:
+    """Median seconds of calling each of a list of zero-argument functions."""
+    durations = []
+    for call in calls:
         start = time.perf_counter()
-        scorers[i % 2](block)
-        if i >= 10:  # the first calls warm up
-            seconds[i % 2] += time.perf_counter() - start
-    return seconds[0] / repeats * 1e6, seconds[1] / repeats * 1e6, chunk
+        call()
+        durations.append(time.perf_counter() - start)
+    return float(np.median(durations))
+
+
+def time_periodic_outputs(run: EvolveRun, repeats: int) -> float:
+    """Microseconds per generation that the default cadence adds: a best-image snapshot every ``snapshot_every``
+    generations, and every ``checkpoint_every`` the metric rows written and a checkpoint saved."""
+    defaults = EvolveConfig(out="")
+    row = _metrics_row(run.evolution.ga, run.evolution.generation, time.perf_counter(), 0)
+    rows = [row] * defaults.checkpoint_every
+    snapshot = median_of([run._snapshot] * repeats)
+    checkpoint = median_of([lambda: (run.run.append_metrics(rows), run._save(time.perf_counter()))] * repeats)
+    return (snapshot / defaults.snapshot_every + checkpoint / defaults.checkpoint_every) * 1e6
+
+
+def summary(figures: list[tuple[float, float, float]]) -> tuple[float, float, float, str]:
+    """Medians of (generations/s, share outside, microseconds outside) and their range, as text."""
+    rates, shares, outside = (np.array(column) for column in zip(*figures))
+    spread = (f"median of {len(rates)}; range {rates.min():.1f}-{rates.max():.1f} gen/s, "
+              f"{shares.min():.1%}-{shares.max():.1%} outside")
+    return float(np.median(rates)), float(np.median(shares)), float(np.median(outside)), spread
 
 
 def time_mutation(length: int, indpb: float, repeats: int) -> tuple[float, float]:
@@ -105,33 +127,50 @@ def time_mutation(length: int, indpb: float, repeats: int) -> tuple[float, float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--generations", type=int, default=1000, help="timed generations per size, after a warm-up")
+    parser.add_argument("--generations", type=int, default=1000, help="timed generations per measurement")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=3,
-                        help="measurements per size, the sizes taking turns (timings here drift between runs)")
+                        help="measurements per size and batching, all taking turns (timings here drift between runs)")
     args = parser.parse_args()
     import torch
 
+    from evoface.scoring import chunk_size
+
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
-    print(f"\n== evolve loop, mu=100, q=20, {args.generations} generations each, {args.repeats} times")
-    print(f"{'size':>5} {'gen/s':>8} {'outside CNN':>12} {'us/gen outside':>15} {'vs original 4.86 gen/s':>24}")
-    sizes = (64, 100, 128)
-    results: dict[int, list[tuple[float, float, float]]] = {size: [] for size in sizes}
+    sizes, modes = (64, 100, 128), ("chunks", "one batch")
+    results = {(size, mode): [] for size in sizes for mode in modes}
+    periodic = {}
     with tempfile.TemporaryDirectory() as tmp:
+        runs = {(size, mode): warm_run(size, args.device, Path(tmp), OFFSPRING if mode == "one batch" else None)
+                for size in sizes for mode in modes}
         for repeat in range(args.repeats):
-            for size in sizes:
-                results[size].append(time_evolve(size, args.generations, args.device, Path(tmp) / str(repeat)))
+            for key in runs if repeat % 2 == 0 else reversed(list(runs)):
+                results[key].append(time_generations(*runs[key], args.generations))
+        for size in sizes:
+            periodic[size] = time_periodic_outputs(runs[size, "chunks"][0], repeats=10)
+
+    print(f"\n== evolve loop, mu=100, q=20, {args.generations} generations each, {args.repeats} times, "
+          f"offspring scored in the default chunks")
+    print(f"{'size':>5} {'gen/s':>8} {'outside CNN':>12} {'us/gen outside':>15} {'vs original 4.86 gen/s':>24}")
     for size in sizes:
-        rates, shares, outside = (np.array(column) for column in zip(*results[size]))
-        ratio = f"{np.median(rates) / ORIGINAL_GENERATIONS_PER_S_100PX:.1f}x" if size == 100 else ""
-        print(f"{size:>5} {np.median(rates):8.1f} {np.median(shares):11.1%} {np.median(outside):15.0f} {ratio:>24}"
-              f"   median of {len(rates)}; range {rates.min():.1f}-{rates.max():.1f} gen/s, "
-              f"{shares.min():.1%}-{shares.max():.1%} outside")
-    print("\n== scoring an 80-offspring block: one batch vs the default chunks (microseconds per call, alternating)")
-    print(f"{'size':>5} {'one batch':>10} {'chunks':>10} {'images/chunk':>13} {'speed-up':>9}")
-    for size in (64, 100, 128):
-        whole, chunked, chunk = time_chunking(size, args.device, repeats=100)
-        print(f"{size:>5} {whole:10.0f} {chunked:10.0f} {chunk:13d} {whole / chunked:8.2f}x")
+        rate, share, outside, spread = summary(results[size, "chunks"])
+        ratio = f"{rate / ORIGINAL_GENERATIONS_PER_S_100PX:.1f}x" if size == 100 else ""
+        print(f"{size:>5} {rate:8.1f} {share:11.1%} {outside:15.0f} {ratio:>24}   {spread}")
+    print(f"\n== the same loop, offspring in the default chunks vs one forward pass of all {OFFSPRING} (medians)")
+    print(f"{'size':>5} {'images/chunk':>13} {'gen/s chunks':>13} {'gen/s one':>10} {'speed-up':>9} "
+          f"{'outside chunks':>15} {'outside one':>12}")
+    for size in sizes:
+        chunked, whole = summary(results[size, "chunks"]), summary(results[size, "one batch"])
+        chunk = chunk_size(OFFSPRING, torch.device(args.device), size)
+        print(f"{size:>5} {chunk:13d} {chunked[0]:13.1f} {whole[0]:10.1f} {chunked[0] / whole[0]:8.2f}x "
+              f"{chunked[1]:14.1%} {whole[1]:11.1%}")
+    defaults = EvolveConfig(out="")
+    print(f"\n== what the default cadence adds (a snapshot every {defaults.snapshot_every} generations, metrics and a "
+          f"checkpoint every {defaults.checkpoint_every})")
+    print(f"{'size':>5} {'us/gen':>8} {'of a generation':>16}")
+    for size in sizes:
+        generation_us = 1e6 / summary(results[size, "chunks"])[0]
+        print(f"{size:>5} {periodic[size]:8.0f} {periodic[size] / generation_us:15.1%}")
     print("\n== mutation of an 80-offspring block (microseconds per call)")
     print(f"{'size':>5} {'indpb':>7} {'numba':>9} {'numpy':>10} {'speed-up':>9}")
     for size in (64, 100, 128):

@@ -109,7 +109,7 @@ class Evolution:
         return {"kind": KIND, "generation": self.generation, "image_size": image_size, "genes": torch.from_numpy(genes),
                 "fitness": torch.from_numpy(fitness), "hof_genes": torch.from_numpy(hof_genes),
                 "hof_fitness": torch.from_numpy(hof_fitness), "rng": rng_state.capture(self.rng),
-                "seed_stream": self.seeds.state,
+                "seed_stream": self.seeds.state, "elites_first": self.ga.elites_first,
                 "elapsed": elapsed, "config": dataclasses.asdict(config)}
 
 
@@ -170,8 +170,9 @@ class EvolveRun:
                 population = self.toolbox.population(config.mu, self.scorer.genome_length)
             evaluate_invalid(population, self.toolbox)
             hall_of_fame.update(population)
-        self.evolution = Evolution(QElitistGA(population, self.toolbox, config.q), hall_of_fame, generation, rng,
-                                   seeds)
+        elites_first = ckpt.get("elites_first", True) if resume else True
+        self.evolution = Evolution(QElitistGA(population, self.toolbox, config.q, elites_first), hall_of_fame,
+                                   generation, rng, seeds)
         if not resume:
             self.run.write_config(config)
 
@@ -195,8 +196,8 @@ class EvolveRun:
 
     def _snapshot(self) -> None:
         best = self._sync_hall_of_fame()[0]
-        save_png(image_grid(self.image(best)[None], scale=4, pad=0),
-                 self.run.samples / f"best_{self.evolution.generation:07d}.png")
+        save_png(image_grid(self.image(best)[None], scale=4, pad=0),  # every snapshot_every generations: fast
+                 self.run.samples / f"best_{self.evolution.generation:07d}.png", compress_level=1)
 
     def _detector_column(self, row: dict[str, Any]) -> None:
         from neural.face_detector import detect_faces

@@ -7,7 +7,7 @@ from functools import lru_cache
 import numba
 import numpy as np
 
-from evoface.operators import carry_elites
+from evoface.operators import keep_elites
 from evoface.toolbox import as_individuals, fitness_values, set_fitness
 
 
@@ -91,34 +91,54 @@ def fitness_statistics(fitness: np.ndarray) -> dict[str, float]:
 
 
 class QElitistGA:
-    """Generations of q-elitism over two (mu, L) gene buffers that take turns, so no image memory is allocated.
+    """Generations of q-elitism in one gene buffer, so no image memory is allocated and the elites never move.
 
-    Each step copies the q fittest rows unchanged (fitness kept), selects mu - q parents with ``toolbox.select``,
-    writes their children with ``toolbox.mate``, mutates the children as one block with ``toolbox.mutate`` and
-    evaluates only them, in one ``toolbox.evaluate`` call. The current generation is ``genes`` with its ``fitness``
-    and ``diversity``; ``population`` shows it as DEAP individuals viewing the rows of ``genes``.
+    The buffer holds 2 * mu - q rows laid out as [children A | elites | children B]. The current generation is the
+    mu-row window [A | elites] or [elites | B], so it is always one contiguous block. Each step selects mu - q parents
+    from it with ``toolbox.select`` and writes their children with ``toolbox.mate`` into the other children zone (the
+    children of two generations ago, no longer in the population). Then ``keep_elites`` moves the q fittest of the
+    generation into the elite zone (those already there stay put), ``toolbox.mutate`` mutates the children as one
+    block, and one ``toolbox.evaluate`` call scores them. The window then shifts to the elites and the new children.
+
+    The current generation is ``genes`` with its ``fitness`` and ``diversity``; ``elites_first`` says which window it
+    is (a checkpoint stores it, so that a resumed run continues exactly); ``population`` shows it as DEAP individuals
+    viewing the rows of ``genes``.
     """
 
-    def __init__(self, population: list, toolbox, q: int):
+    def __init__(self, population: list, toolbox, q: int, elites_first: bool = True):
         genes, fitness = population_arrays(population)
         if np.isnan(fitness).any():
             raise ValueError("evaluate the population before evolving it")
+        mu, length = genes.shape
         self.toolbox, self.q = toolbox, q
-        spare = np.empty_like(genes)
-        self._current, self._spare = (genes, as_individuals(genes, fitness)), (spare, as_individuals(spare))
-        self._fitness_pending = False
-        self.fitness = fitness
-        self.diversity = diversity(genes)
+        self._buffer = np.empty((2 * mu - q, length), np.uint8)
+        self._fitness = np.full(2 * mu - q, np.nan)
+        self._windows = (slice(0, mu), slice(mu - q, 2 * mu - q))  # [A | elites], [elites | B]
+        self._children = (slice(0, mu - q), slice(mu, 2 * mu - q))  # A, B
+        self._elite_start = (mu - q, 0)  # where the elite zone starts in each window
+        self._individuals = tuple(as_individuals(self._buffer[window]) for window in self._windows)
+        self._phase = int(elites_first)
+        self.genes[:], self.fitness[:] = genes, fitness
+        self._fitness_pending = True
+        self.diversity = diversity(self.genes)
+
+    @property
+    def elites_first(self) -> bool:
+        return bool(self._phase)
 
     @property
     def genes(self) -> np.ndarray:
-        return self._current[0]
+        return self._buffer[self._windows[self._phase]]
+
+    @property
+    def fitness(self) -> np.ndarray:
+        return self._fitness[self._windows[self._phase]]
 
     @property
     def population(self) -> list:
         """The current generation as DEAP individuals. Their fitness is set on the first read after a step, not in
         the step: the loop itself needs only the ``fitness`` array."""
-        individuals = self._current[1]
+        individuals = self._individuals[self._phase]
         if self._fitness_pending:
             set_fitness(individuals, self.fitness)
             self._fitness_pending = False
@@ -126,13 +146,13 @@ class QElitistGA:
 
     def step(self) -> None:
         """One generation."""
-        (source, _), (genes, _) = self._current, self._spare
-        q, toolbox = self.q, self.toolbox
-        fitness = carry_elites(source, self.fitness, q, genes)
-        toolbox.mate(source, toolbox.select(self.fitness, len(genes) - q), genes[q:])
-        toolbox.mutate(genes[q:])
-        self.diversity = diversity(genes)  # now, while the new generation is still in cache
-        fitness[q:] = toolbox.evaluate(genes[q:])
-        self.fitness = fitness
-        self._current, self._spare = self._spare, self._current
+        toolbox, q, phase = self.toolbox, self.q, self._phase
+        genes, fitness = self.genes, self.fitness
+        children = self._buffer[self._children[1 - phase]]
+        toolbox.mate(genes, toolbox.select(fitness, len(children)), children)
+        keep_elites(genes, fitness, q, self._elite_start[phase])  # after mating: parents may drop out of the zone
+        toolbox.mutate(children)
+        self._phase = phase = 1 - phase
+        self.diversity = diversity(self.genes)  # now, while the new children are still in cache
+        self._fitness[self._children[phase]] = toolbox.evaluate(children)
         self._fitness_pending = True

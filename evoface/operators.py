@@ -128,24 +128,36 @@ def _check_rows(source, rows, out):
 
 
 @numba.njit(cache=True)
-def _carry_elites(source, fitness, q, out):
-    if not 0 <= q <= min(len(fitness), out.shape[0]) or len(fitness) != source.shape[0]:
-        raise ValueError("q-elitism needs 0 <= q <= rows of out and one fitness value per source row")
-    elites = np.argsort(-fitness, kind="mergesort")[:q]
-    _check_rows(source, elites, out)
-    next_fitness = np.full(len(fitness), np.nan)
-    for i in range(q):
-        _copy_bytes(out[i], source[elites[i]], source.shape[1])
-        next_fitness[i] = fitness[elites[i]]
-    return next_fitness
+def _keep_elites(genes, fitness, q, start):
+    n = len(fitness)
+    if not (0 <= q and 0 <= start and start + q <= n) or n != genes.shape[0]:
+        raise ValueError("q-elitism needs the elite rows inside the block and one fitness value per row")
+    candidates = np.empty(n, np.int64)  # the rows already in the elite zone first: they win ties
+    candidates[:q] = np.arange(start, start + q)
+    candidates[q:start + q] = np.arange(start)
+    candidates[start + q:] = np.arange(start + q, n)
+    elite = np.zeros(n, np.bool_)
+    for row in candidates[np.argsort(-fitness[candidates], kind="mergesort")[:q]]:
+        elite[row] = True
+    slot, moved = start, 0
+    for row in candidates[q:]:
+        if elite[row]:  # a newcomer: it takes the first zone row that is not an elite any more
+            while elite[slot]:
+                slot += 1
+            _copy_bytes(genes[slot], genes[row], genes.shape[1])
+            fitness[slot] = fitness[row]
+            slot, moved = slot + 1, moved + 1
+    return moved
 
 
-def carry_elites(source: np.ndarray, fitness: np.ndarray, q: int, out: np.ndarray) -> np.ndarray:
-    """q-elitism: copy the q fittest rows of ``source`` (ties: the earlier row) unchanged into ``out[:q]``, fittest
-    first. Returns the next generation's fitness vector: the elites' values first, NaN for the rows still to be
-    evaluated."""
-    _check_block(source, out)
-    return _carry_elites(source, fitness, q, out)
+def keep_elites(genes: np.ndarray, fitness: np.ndarray, q: int, start: int) -> int:
+    """q-elitism in place: afterwards rows [start, start + q) of ``genes`` hold the q fittest rows, and ``fitness``
+    their values. Elites already in that zone stay where they are (and win ties; other ties go to the earlier row);
+    each newcomer is copied over a row that dropped out. Returns the number of rows copied."""
+    _check_block(genes, genes)
+    if fitness.shape != (len(genes),) or fitness.dtype != np.float64:
+        raise ValueError("keep_elites needs one float64 fitness value per row")
+    return int(_keep_elites(genes, fitness, q, start))
 
 
 @numba.njit(cache=True)

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 
 from evoface.ga import DIVERSITY_RUN, DIVERSITY_RUNS, QElitistGA, diversity, diversity_sample, evaluate_invalid
 from evoface.operators import (
-    carry_elites,
     cx_normal_point,
     cx_normal_point_rows,
+    keep_elites,
     mut_uniform_reset_block,
     mut_uniform_reset_numpy,
     mutate_rows_parallel,
@@ -161,21 +161,26 @@ def test_diversity_is_the_mean_gene_std_over_its_sample(n, length, seed):
     assert diversity(np.repeat(genes[:1], n, axis=0)) == 0.0
 
 
-def test_elites_are_copied_fittest_first_and_keep_their_fitness():
-    source = np.arange(6, dtype=np.uint8)[:, None].repeat(5, axis=1)  # row i holds the value i
-    fitness = np.array([0.1, 0.9, 0.5, 0.9, 0.2, 0.7])
-    out = np.zeros_like(source)
-    next_fitness = carry_elites(source, fitness, 3, out)
-    assert out[:3, 0].tolist() == [1, 3, 5] and not out[3:].any()  # ties: the earlier row first
-    assert next_fitness[:3].tolist() == [0.9, 0.9, 0.7] and np.isnan(next_fitness[3:]).all()
-    with pytest.raises(ValueError, match="overlap"):
-        carry_elites(source, fitness, 3, source[3:])
+def test_elites_stay_in_place_and_newcomers_replace_the_dropped():
+    genes = np.arange(8, dtype=np.uint8)[:, None].repeat(5, axis=1)  # row i holds the value i
+    fitness = np.array([0.1, 0.9, 0.5, 0.9, 0.2, 0.7, 0.95, 0.0])
+    assert keep_elites(genes, fitness, 3, start=2) == 2  # zone rows 2-4; row 3 stays, rows 1 and 6 come in
+    assert genes[:, 0].tolist() == [0, 1, 1, 3, 6, 5, 6, 7]
+    assert fitness.tolist() == [0.1, 0.9, 0.9, 0.9, 0.95, 0.7, 0.95, 0.0]
+    tied = np.zeros(6)  # equal fitness: the elites already in the zone win, nothing moves
+    assert keep_elites(genes[:6].copy(), tied, 2, start=4) == 0
     with pytest.raises(ValueError, match="C-contiguous"):
-        carry_elites(source, fitness, 3, out[:, ::2])
+        keep_elites(genes[:, ::2], fitness, 3, 0)
+    with pytest.raises(ValueError, match="one float64 fitness value per row"):
+        keep_elites(genes, fitness[:5], 3, 0)
+    with pytest.raises(ValueError, match="inside the block"):
+        keep_elites(genes, fitness, 3, 6)
+    with pytest.raises(ValueError, match="overlap"):
+        cx_normal_point_rows(genes, np.array([0, 1]), genes[6:], 0.5, 1.0, SeedStream(0))
     with pytest.raises(ValueError, match="rows of one length"):
-        carry_elites(source, fitness, 3, np.zeros((6, 4), np.uint8))
+        cx_normal_point_rows(genes, np.array([0, 1]), np.zeros((2, 4), np.uint8), 0.5, 1.0, SeedStream(0))
     with pytest.raises(IndexError, match="outside"):
-        cx_normal_point_rows(source, np.array([0, 6]), out[:2], 0.5, 1.0, SeedStream(0))
+        cx_normal_point_rows(genes, np.array([0, 8]), np.zeros((2, 5), np.uint8), 0.5, 1.0, SeedStream(0))
 
 
 def test_truncation_selection_draws_only_from_the_best():
@@ -232,8 +237,8 @@ def test_cpu_scoring_splits_a_generation_into_even_chunks_of_bounded_pixels():
     from evoface.scoring import CPU_CHUNK_PIXELS, chunk_size
 
     cpu = torch.device("cpu")
-    assert [chunk_size(80, cpu, size) for size in (64, 100, 128)] == [80, 27, 20]
-    assert chunk_size(10, cpu, 10_000) == 1 and chunk_size(0, cpu, 64) == 1
+    assert [chunk_size(80, cpu, size) for size in (64, 100, 128)] == [40, 27, 20]
+    assert chunk_size(10, cpu, 10_000) == 1 and chunk_size(0, cpu, 64) == 1 and chunk_size(9, cpu, 64) == 9
     assert chunk_size(80, torch.device("cuda"), 64) > 100
     for n, size in [(80, 32), (80, 64), (180, 100), (7, 128)]:
         per = chunk_size(n, cpu, size)
