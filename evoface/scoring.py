@@ -40,8 +40,9 @@ GPU_BATCH = 1024
 
 def chunk_size(n: int, device: torch.device, size: int) -> int:
     """Images per forward pass when scoring n images: up to ``GPU_BATCH`` on a GPU; on a CPU, n split evenly into chunks
-    of at most ``CPU_CHUNK_PIXELS`` pixels, and at least two chunks when n holds over half of that. ``bench/ga_speed.py``
-    measures a generation with these chunks against one batch. Even chunks, since uneven ones ran slower."""
+    of at most ``CPU_CHUNK_PIXELS`` pixels, and at least two chunks when n holds over half of that.
+    ``bench/ga_speed.py`` measures a generation with these chunks against one batch. Even chunks, since uneven ones ran
+    slower."""
     if device.type != "cpu":
         return GPU_BATCH
     pixels = n * size * size
