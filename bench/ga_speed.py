@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evoface.evolve import EvolveConfig, EvolveRun, _metrics_row  # noqa: E402
+from evoface.evolve import EvolveConfig, EvolveRun, metrics_row  # noqa: E402
 from evoface.operators import mut_uniform_reset_block, mut_uniform_reset_numpy  # noqa: E402
 from evoface.seed_stream import SeedStream  # noqa: E402
 from neural.faceness import FacenessConfig, FacenessNet  # noqa: E402
@@ -97,7 +97,7 @@ def time_periodic_outputs(run: EvolveRun, repeats: int) -> float:
     """Microseconds per generation that the default cadence adds: a best-image snapshot every ``snapshot_every``
     generations, and every ``checkpoint_every`` the metric rows written and a checkpoint saved."""
     defaults = EvolveConfig(out="")
-    row = _metrics_row(run.evolution.ga, run.evolution.generation, time.perf_counter(), 0)
+    row = metrics_row(run.evolution.ga, run.evolution.generation, time.perf_counter(), 0)
     rows = [row] * defaults.checkpoint_every
     snapshot = median_of([run._snapshot] * repeats)
     checkpoint = median_of([lambda: (run.run.append_metrics(rows), run._save(time.perf_counter()))] * repeats)

@@ -117,7 +117,7 @@ def _hall_of_fame(size: int) -> tools.HallOfFame:
     return tools.HallOfFame(size, similar=np.array_equal)
 
 
-def _metrics_row(ga: QElitistGA, generation: int, started: float, start_generation: int) -> dict[str, Any]:
+def metrics_row(ga: QElitistGA, generation: int, started: float, start_generation: int) -> dict[str, Any]:
     """Fitness statistics, diversity (mean per-gene std over the population) and speed."""
     seconds = max(time.perf_counter() - started, 1e-9)
     return {"generation": generation, **fitness_statistics(ga.fitness), "diversity": ga.diversity,
@@ -238,7 +238,7 @@ class EvolveRun:
                 if config.q < config.top_k:  # otherwise elitism keeps the best top_k: sync when read
                     self._sync_hall_of_fame()
                 evolution.generation += 1
-                row = _metrics_row(ga, evolution.generation, started, start_generation)
+                row = metrics_row(ga, evolution.generation, started, start_generation)
                 if config.detector_every and evolution.generation % config.detector_every == 0:
                     self._detector_column(row)
                 rows.append(row)

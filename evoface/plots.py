@@ -52,7 +52,7 @@ def image_grid(images: np.ndarray, columns: int | None = None, scale: int = 1, p
 
 
 def save_png(image: np.ndarray, path: Path, compress_level: int = 6) -> Path:
-    """Write a uint8 image; ``compress_level`` 1 is about twice as fast as the default 6, and as small for noise."""
+    """Write a uint8 image. ``compress_level`` 1 wrote a 256 px GA snapshot 1.7x as fast as the default 6, as small."""
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(image).save(path, compress_level=compress_level)
     return path
