@@ -163,14 +163,15 @@ class EvolveRun:
         if resume:
             population = as_individuals(ckpt["genes"].numpy().copy(), ckpt["fitness"].numpy())
             hall_of_fame.update(as_individuals(ckpt["hof_genes"].numpy().copy(), ckpt["hof_fitness"].numpy()))
+            elites_first = ckpt.get("elites_first", True)  # evoface 0.1 kept its elites in the first rows
         else:
+            elites_first = True
             if config.init_from:
                 population = as_individuals(self._initial_genes_from(config.init_from))
             else:
                 population = self.toolbox.population(config.mu, self.scorer.genome_length)
             evaluate_invalid(population, self.toolbox)
             hall_of_fame.update(population)
-        elites_first = ckpt.get("elites_first", True) if resume else True
         self.evolution = Evolution(QElitistGA(population, self.toolbox, config.q, elites_first), hall_of_fame,
                                    generation, rng, seeds)
         if not resume:
