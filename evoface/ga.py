@@ -28,12 +28,6 @@ def diversity_runs(length: int) -> tuple[np.ndarray, int]:
     return np.linspace(0, length - DIVERSITY_RUN, DIVERSITY_RUNS).astype(np.int64), DIVERSITY_RUN
 
 
-def diversity_sample(length: int) -> np.ndarray:
-    """Indices of the genes diversity looks at (``diversity_runs``, flattened)."""
-    starts, run = diversity_runs(length)
-    return (starts[:, None] + np.arange(run)).ravel()
-
-
 @numba.njit(cache=True)
 def _mean_run_std(genes, starts, run):
     """Mean over the genes of the runs ``genes[:, start:start + run]`` of their standard deviation across rows. Run by
