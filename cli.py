@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from evoface.errors import InputError
+from evoface.core.errors import InputError
 
 DEVICE = click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 SEED = click.option("--seed", default=0, show_default=True, type=int, help="Seed for every random draw.")
@@ -72,7 +72,7 @@ def evoface():
 @SEED
 def train_fitness_command(resume_dir, refine, **options):
     """Train the CNN that scores how much an image is a face (0 = not a face, 1 = a clean face)."""
-    from evoface.rundir import RunDir
+    from evoface.core.rundir import RunDir
     from neural.fitness_training import FitnessTrainConfig, train_fitness
 
     if resume_dir:
@@ -189,7 +189,7 @@ def given_on_command_line(name: str) -> bool:
 
 
 def run_generative(trainer_type, config_type, resume_dir, options) -> None:
-    from evoface.rundir import RunDir
+    from evoface.core.rundir import RunDir
 
     if resume_dir:
         config = RunDir(resume_dir, create=False).read_config(config_type)
@@ -256,7 +256,7 @@ def sample_command(source, n, out, device, seed):
     """Write a grid PNG, or a folder of N images (for FID), from a trained generator or an evolve run."""
     from evoface.sample_output import write_samples
     from neural.devices import resolve_device
-    from neural.sampling import sample_images
+    from evoface.sampling import sample_images
 
     images = sample_images(source, n, seed=seed, device=resolve_device(device))
     click.echo(write_samples(images, out, requested=n))

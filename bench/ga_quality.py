@@ -20,11 +20,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from evoface.evolve import EvolveConfig, evolve  # noqa: E402
-from evoface.plots import image_grid, save_png  # noqa: E402
+from evoface.core.plots import image_grid, save_png  # noqa: E402
 from fitness_data.folder import load_folder  # noqa: E402
 from neural.face_detector import detect_faces  # noqa: E402
 from neural.fid import frechet_distance, inception_features, inception_model, kernel_inception_distance  # noqa: E402
-from neural.sampling import evolve_run_images  # noqa: E402
+from evoface.sampling import evolve_run_images  # noqa: E402
 
 # each configuration is a list of stages (share of the time budget, evolve options); a later stage starts from the
 # previous stage's final population

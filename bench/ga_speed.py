@@ -22,8 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from evoface.evolve import EvolveConfig, EvolveRun, metrics_row  # noqa: E402
-from evoface.operators import mut_uniform_reset_block, mut_uniform_reset_numpy  # noqa: E402
-from evoface.seed_stream import SeedStream  # noqa: E402
+from evoface.ga.operators import mut_uniform_reset_block, mut_uniform_reset_numpy  # noqa: E402
+from evoface.ga.seed_stream import SeedStream  # noqa: E402
 from neural.faceness import FacenessConfig, FacenessNet  # noqa: E402
 from neural.faceness_store import save_faceness  # noqa: E402
 

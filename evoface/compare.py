@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from evoface.checkpoints import load_checkpoint
-from evoface.errors import InputError
+from evoface.core.checkpoints import load_checkpoint
+from evoface.core.errors import InputError
 from evoface.meqfi import write_sheet
-from evoface.rundir import RunDir
+from evoface.core.rundir import RunDir
 from fitness_data.folder import IMAGE_EXTENSIONS, default_cache_dir, fingerprint, list_files, load_folder, resize_images
 from neural.devices import resolve_device
 
@@ -52,7 +52,7 @@ class MethodSamples:
 
 def ga_samples(runs: list[str], n: int, mode: str) -> MethodSamples:
     """Best image of each run ("best"), or up to n distinct top images spread over the runs' final populations."""
-    from neural.sampling import evolve_checkpoint_images
+    from evoface.sampling import evolve_checkpoint_images
 
     per_run = 1 if mode == "best" else max(1, n // len(runs))
     images, seconds = [], 0.0
@@ -169,7 +169,7 @@ def write_figure(methods: list[MethodSamples], real: np.ndarray, rows: list[dict
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from evoface.plots import image_grid
+    from evoface.core.plots import image_grid
 
     strips = [m.images for m in methods] + [real]
     fig, axes = plt.subplots(len(strips), 1, figsize=(columns * 1.1, len(strips) * 1.55), dpi=120, squeeze=False)

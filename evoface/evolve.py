@@ -13,18 +13,18 @@ import torch
 from deap import tools
 from tqdm import tqdm
 
-from evoface import rng as rng_state
-from evoface.checkpoints import load_checkpoint, save_atomic
-from evoface.errors import InputError
-from evoface.ga import QElitistGA, evaluate_invalid, fitness_statistics, population_arrays
-from evoface.interrupts import StopRequest
-from evoface.plots import image_grid, plot_series, save_png
+from evoface.core import rng as rng_state
+from evoface.core.checkpoints import load_checkpoint, save_atomic
+from evoface.core.errors import InputError
+from evoface.ga.engine import QElitistGA, evaluate_invalid, fitness_statistics, population_arrays
+from evoface.core.interrupts import StopRequest
+from evoface.core.plots import image_grid, plot_series, save_png
 from evoface.rendering import render
-from evoface.rundir import RunDir
+from evoface.core.rundir import RunDir
 from evoface.scoring import BatchScorer
-from evoface.seed_stream import SeedStream
-from evoface.timelapse import write_timelapse
-from evoface.toolbox import SELECTIONS, as_individuals, build_toolbox
+from evoface.ga.seed_stream import SeedStream
+from evoface.core.timelapse import write_timelapse
+from evoface.ga.toolbox import SELECTIONS, as_individuals, build_toolbox
 from neural.devices import resolve_device
 from neural.faceness_store import load_faceness
 

@@ -12,7 +12,7 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
-from evoface.errors import InputError
+from evoface.core.errors import InputError
 
 FEATURES = ("nose", "eyes", "eyebrows", "mouth", "ears", "teeth", "skin_tone")
 ID_COLUMNS = ("method", "image")

@@ -16,11 +16,11 @@ import torch
 
 from evoface.evolve import EvolveConfig, evolve
 from evoface.refinement import refinement_negatives
-from evoface.rundir import RunDir
+from evoface.core.rundir import RunDir
 from neural.face_detector import detect_faces
 from neural.faceness_store import load_faceness, resolve_faceness_path, score_images
 from neural.fitness_training import FitnessTrainConfig, train_fitness
-from neural.sampling import evolve_run_images
+from evoface.sampling import evolve_run_images
 
 
 @dataclass

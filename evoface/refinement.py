@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from evoface.checkpoints import load_checkpoint
-from evoface.errors import InputError
-from evoface.rundir import RunDir
+from evoface.core.checkpoints import load_checkpoint
+from evoface.core.errors import InputError
+from evoface.core.rundir import RunDir
 from neural.faceness_store import resolve_faceness_path
-from neural.sampling import evolve_checkpoint_images
+from evoface.sampling import evolve_checkpoint_images
 
 EXPORT_FOLDER = "refine-negatives"
 
@@ -39,11 +38,3 @@ def refinement_init(runs: list[str] | tuple[str, ...]) -> str:
     from evoface.evolve import EvolveConfig
 
     return str(resolve_faceness_path(RunDir(runs[0], create=False).read_config(EvolveConfig).fitness))
-
-
-def oversample(extra: np.ndarray, reference_count: int, share: float = 0.1) -> np.ndarray:
-    """Repeat ``extra`` images so they are at least ``share`` of ``reference_count`` (few GA images among many)."""
-    if len(extra) == 0:
-        raise InputError("the refinement runs hold no images")
-    repeats = max(1, math.ceil(share * reference_count / len(extra)))
-    return np.concatenate([extra] * repeats)

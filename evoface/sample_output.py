@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from evoface.errors import InputError
-from evoface.plots import image_grid, save_png
+from evoface.core.errors import InputError
+from evoface.core.plots import image_grid, save_png
 
 
 def write_samples(images: np.ndarray, out: str | Path, requested: int) -> str:

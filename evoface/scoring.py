@@ -9,8 +9,8 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from evoface.allocator import keep_large_blocks_on_heap
-from evoface.errors import InputError
+from evoface.core.allocator import keep_large_blocks_on_heap
+from evoface.core.errors import InputError
 from evoface.rendering import gaussian_blur, genes_to_tensor, total_variation
 from neural.faceness import FacenessNet
 

@@ -5,12 +5,13 @@ torchvision's datasets are read from ``root`` and downloaded only when the user 
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 import numpy as np
 
-from evoface.errors import InputError
+from evoface.core.errors import InputError
 from fitness_data.folder import LoadedImages, center_square, check_size, default_cache_dir, load_folder
 
 TORCHVISION_PREFIX = "torchvision:"
@@ -51,3 +52,11 @@ def load_source(spec: str, size: int, limit: int | None = None, cache: bool = Tr
 def load_sources(specs: list[str] | tuple[str, ...], size: int, **kwargs) -> np.ndarray:
     """Load and concatenate several sources into one (N, size, size, 3) uint8 array."""
     return np.concatenate([load_source(spec, size, **kwargs).images for spec in specs])
+
+
+def oversample(extra: np.ndarray, reference_count: int, share: float = 0.1) -> np.ndarray:
+    """Repeat ``extra`` images so they are at least ``share`` of ``reference_count`` (few GA images among many)."""
+    if len(extra) == 0:
+        raise InputError("the refinement runs hold no images")
+    repeats = max(1, math.ceil(share * reference_count / len(extra)))
+    return np.concatenate([extra] * repeats)

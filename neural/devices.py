@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from evoface.errors import InputError
+from evoface.core.errors import InputError
 
 
 def resolve_device(name: str) -> torch.device:

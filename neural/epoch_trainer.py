@@ -17,11 +17,11 @@ from typing import Any, Iterable
 import torch
 from tqdm import tqdm
 
-from evoface import rng as rng_state
-from evoface.checkpoints import load_checkpoint, save_atomic
-from evoface.errors import InputError
-from evoface.interrupts import StopRequest
-from evoface.rundir import RunDir
+from evoface.core import rng as rng_state
+from evoface.core.checkpoints import load_checkpoint, save_atomic
+from evoface.core.errors import InputError
+from evoface.core.interrupts import StopRequest
+from evoface.core.rundir import RunDir
 from neural.devices import resolve_device
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import torch
 
-from evoface.checkpoints import load_checkpoint, save_atomic
-from evoface.errors import InputError
+from evoface.core.checkpoints import load_checkpoint, save_atomic
+from evoface.core.errors import InputError
 from neural.faceness import FacenessConfig, FacenessNet
 
 KIND = "faceness"

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from evoface.errors import InputError
+from evoface.core.errors import InputError
 
 FID_WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
 FEATURE_DIM = 2048

@@ -10,9 +10,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from evoface.errors import InputError
-from evoface.plots import plot_series
-from evoface.refinement import oversample
+from evoface.core.errors import InputError
+from evoface.core.plots import plot_series
+from fitness_data.sources import oversample
 from fitness_data.augment import AugmentConfig
 from fitness_data.batches import LabelledImages, ValidationSet, split, training_batches
 from fitness_data.sources import load_sources

@@ -11,8 +11,8 @@ import torch
 from torch.nn import functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from evoface.errors import InputError
-from evoface.plots import plot_series
+from evoface.core.errors import InputError
+from evoface.core.plots import plot_series
 from neural.dcgan import DcganConfig, Discriminator, Generator
 from neural.generative_training import (
     GenerativeConfig,

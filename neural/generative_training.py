@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from evoface.errors import InputError
-from evoface.plots import image_grid, save_png
+from evoface.core.errors import InputError
+from evoface.core.plots import image_grid, save_png
 from fitness_data.augment import AugmentConfig, augment
 from fitness_data.batches import split, to_nchw
 from fitness_data.sources import load_sources

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from evoface.errors import InputError
-from evoface.plots import plot_series
+from evoface.core.errors import InputError
+from evoface.core.plots import plot_series
 from fitness_data.batches import to_nchw
 from neural.generative_training import GenerativeConfig, GenerativeTrainer, decode_latents, to_uint8_images
 from neural.vae import Vae, VaeConfig, vae_loss

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from evoface.checkpoints import load_checkpoint
+from evoface.core.checkpoints import load_checkpoint
 from neural.dcgan import DcganConfig, Discriminator, Generator
 from neural.gan_training import DcganTrainer, GanTrainConfig, sample_generator
 from neural.generative_training import decode_latents
-from neural.sampling import sample_images
+from evoface.sampling import sample_images
 from neural.vae import Vae, VaeConfig
 from neural.vae_training import VaeTrainConfig, VaeTrainer
 from tests.conftest import CELEBA

@@ -57,7 +57,7 @@ def test_a_cache_hit_skips_recomputation(tmp_path, inception, monkeypatch):
 
 def test_missing_weights_without_download_is_an_input_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "empty-hub"))
-    from evoface.errors import InputError
+    from evoface.core.errors import InputError
 
     with pytest.raises(InputError, match="--inception-weights"):
         inception_model(None, allow_download=False)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from cli import main
-from evoface.checkpoints import load_checkpoint
+from evoface.core.checkpoints import load_checkpoint
 from evoface.evolve import EvolveConfig, evolve, resume_config
 from tests.test_cli_errors import assert_one_line_error, run_cli
 

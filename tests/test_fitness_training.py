@@ -3,8 +3,8 @@ import json
 import pytest
 import torch
 
-from evoface.checkpoints import load_checkpoint
-from evoface.errors import InputError
+from evoface.core.checkpoints import load_checkpoint
+from evoface.core.errors import InputError
 from fitness_data.batches import to_nchw
 from fitness_data.noising import noise_images
 from neural.faceness import FacenessConfig, FacenessNet, flops

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from evoface.errors import InputError
+from evoface.core.errors import InputError
 from fitness_data.folder import load_folder
 from tests.conftest import CELEBA, CIFAR10, copy_images
 

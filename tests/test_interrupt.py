@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from evoface.checkpoints import load_checkpoint
+from evoface.core.checkpoints import load_checkpoint
 
 
 def test_sigint_checkpoints_and_the_run_resumes(tmp_path):

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from evoface.checkpoints import load_checkpoint
+from evoface.core.checkpoints import load_checkpoint
 from evoface.evolve import EvolveConfig, evolve
 from evoface.rendering import gaussian_blur, genes_to_tensor, render, total_variation
 from evoface.scoring import BatchScorer
 from neural.faceness_store import load_faceness
-from neural.sampling import evolve_run_images
+from evoface.sampling import evolve_run_images
 
 
 def test_render_upsamples_coarse_genomes_smoothly():
@@ -59,7 +59,7 @@ def test_coarse_genome_run_and_coarse_to_fine_start(tmp_path):
 
 
 def test_lever_validation(tmp_path):
-    from evoface.errors import InputError
+    from evoface.core.errors import InputError
 
     with pytest.raises(InputError, match="--genome-size"):
         evolve(EvolveConfig(out=str(tmp_path / "x"), generations=1, genome_size=2))
@@ -70,7 +70,7 @@ def test_lever_validation(tmp_path):
 def test_allocator_thresholds_apply_on_glibc():
     import platform
 
-    from evoface.allocator import keep_large_blocks_on_heap
+    from evoface.core.allocator import keep_large_blocks_on_heap
 
     applied = keep_large_blocks_on_heap()
     assert applied == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")

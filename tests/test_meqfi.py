@@ -1,6 +1,6 @@
 import pytest
 
-from evoface.errors import InputError
+from evoface.core.errors import InputError
 from evoface.meqfi import FEATURES, image_score, score_sheet, write_sheet
 
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evoface.ga import DIVERSITY_RUN, DIVERSITY_RUNS, QElitistGA, diversity, diversity_runs, evaluate_invalid
-from evoface.operators import (
+from evoface.ga.engine import DIVERSITY_RUN, DIVERSITY_RUNS, QElitistGA, diversity, diversity_runs, evaluate_invalid
+from evoface.ga.operators import (
     cx_normal_point,
     cx_normal_point_rows,
     keep_elites,
@@ -20,8 +20,8 @@ from evoface.operators import (
     sel_tournament,
     sel_truncation,
 )
-from evoface.seed_stream import MASK64, SeedStream, splitmix64
-from evoface.toolbox import build_toolbox, fitness_values
+from evoface.ga.seed_stream import MASK64, SeedStream, splitmix64
+from evoface.ga.toolbox import build_toolbox, fitness_values
 
 
 def reference_mutation(block, indpb, seed):

@@ -3,7 +3,8 @@ import pytest
 
 from cli import main
 from evoface.evolve import EvolveConfig, evolve
-from evoface.refinement import EXPORT_FOLDER, oversample
+from evoface.refinement import EXPORT_FOLDER
+from fitness_data.sources import oversample
 from fitness_data.batches import to_nchw
 from fitness_data.folder import load_folder
 from neural.faceness_store import load_faceness, score_images

@@ -19,8 +19,8 @@ from typing import Callable
 import numpy as np
 from deap import base, creator
 
-from evoface.operators import cx_normal_point_rows, mut_uniform_reset_block, sel_tournament, sel_truncation
-from evoface.seed_stream import SeedStream
+from evoface.ga.operators import cx_normal_point_rows, mut_uniform_reset_block, sel_tournament, sel_truncation
+from evoface.ga.seed_stream import SeedStream
 
 if not hasattr(creator, "FitnessFace"):
     creator.create("FitnessFace", base.Fitness, weights=(1.0,))

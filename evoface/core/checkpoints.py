@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from evoface.errors import InputError
+from evoface.core.errors import InputError
 
 
 def save_atomic(obj: dict[str, Any], path: str | os.PathLike) -> None:

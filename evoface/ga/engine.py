@@ -7,8 +7,8 @@ from functools import lru_cache
 import numba
 import numpy as np
 
-from evoface.operators import keep_elites
-from evoface.toolbox import as_individuals, fitness_values, set_fitness
+from evoface.ga.operators import keep_elites
+from evoface.ga.toolbox import as_individuals, fitness_values, set_fitness
 
 
 def population_arrays(population: list) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,7 @@
 """Genetic operators on flattened uint8 images: normal-point crossover, numba reset mutation, truncation and
 tournament selection.
 
-Each is a plain function registered on a DEAP toolbox with its parameters (see ``evoface.toolbox``). The GA's
+Each is a plain function registered on a DEAP toolbox with its parameters (see ``evoface.ga.toolbox``). The GA's
 operators act on a whole generation at once: selection on the (mu,) fitness vector, crossover and mutation on the
 (n, L) gene block, each in one compiled call that draws its random numbers from a seed of a ``SeedStream``.
 """
@@ -13,7 +13,7 @@ import numpy as np
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from evoface.seed_stream import GOLDEN, MIX1, MIX2, SeedStream
+from evoface.ga.seed_stream import GOLDEN, MIX1, MIX2, SeedStream
 
 # The compiled draws live here, beside the cached kernels that inline them: numba's cache does not notice changes to
 # functions in other files.

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, TypeVar
 
-from evoface.errors import InputError
+from evoface.core.errors import InputError
 
 ConfigT = TypeVar("ConfigT")
 
