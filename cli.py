@@ -326,6 +326,36 @@ def refine_rounds_command(faces, negatives, **options):
                f"{options['out']}/round{len(rows) - 1}/fit")
 
 
+@evoface.command("studio")
+@click.option("--out", type=click.Path(file_okay=False), help="Run directory to create for this session.")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False), help="Reopen this session where it was.")
+@click.option("--genome", type=click.Choice(["latent", "pixel"]),
+              help="latent: a decoder's latent vector; pixel: the evolve chromosome.  [default: latent]")
+@click.option("--decoder", help="Latent genome's GAN/VAE checkpoint, or gan / vae (shipped).  [default: gan]")
+@click.option("--fitness", type=click.Path(), help="Faceness checkpoint for the blend and the scores shown "
+                                                   "(default: shipped model).")
+@click.option("--grid", type=int, help="Faces per generation.  [default: 16]")
+@click.option("--fresh", type=int, help="New random faces in every generation.  [default: 2]")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but this machine lets others reach the studio.")
+@click.option("--port", default=8765, show_default=True, type=int, help="Port to listen on (0: any free port).")
+@click.option("--seed", type=int, help="Seed of the first grid and the operators.  [default: 0]")
+def studio_command(resume_dir, host, port, **options):
+    """Evolve faces by eye in the browser: a local web page shows a grid, you pick, the GA breeds."""
+    from evoface.studio.server import studio
+    from evoface.studio.session import StudioConfig
+
+    if resume_dir:
+        given = [name for name, value in options.items() if value is not None]
+        if given:
+            raise InputError(f"--{given[0].replace('_', '-')} cannot be changed on --resume (only --host and --port)")
+        studio(resume_dir=resume_dir, host=host, port=port)
+    else:
+        if not options["out"]:
+            raise InputError("--out is required (or --resume RUN)")
+        studio(StudioConfig(host=host, port=port, **{k: v for k, v in options.items() if v is not None}))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: InputError and usage errors print one line and exit with code 2."""
     try:
