@@ -339,8 +339,10 @@ def refine_rounds_command(faces, negatives, **options):
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; anything but this machine lets others reach the studio.")
 @click.option("--port", default=8765, show_default=True, type=int, help="Port to listen on (0: any free port).")
+@click.option("--runs", type=click.Path(file_okay=False),
+              help="Folder whose runs the runs page lists, live (default: the one holding the session).")
 @click.option("--seed", type=int, help="Seed of the first grid and the operators.  [default: 0]")
-def studio_command(resume_dir, host, port, **options):
+def studio_command(resume_dir, host, port, runs, **options):
     """Evolve faces by eye in the browser: a local web page shows a grid, you pick, the GA breeds."""
     from evoface.studio.server import studio
     from evoface.studio.session import StudioConfig
@@ -348,12 +350,13 @@ def studio_command(resume_dir, host, port, **options):
     if resume_dir:
         given = [name for name, value in options.items() if value is not None]
         if given:
-            raise InputError(f"--{given[0].replace('_', '-')} cannot be changed on --resume (only --host and --port)")
-        studio(resume_dir=resume_dir, host=host, port=port)
+            raise InputError(f"--{given[0].replace('_', '-')} cannot be changed on --resume "
+                             f"(only --host, --port and --runs)")
+        studio(resume_dir=resume_dir, host=host, port=port, **({"runs": runs} if runs else {}))
     else:
         if not options["out"]:
             raise InputError("--out is required (or --resume RUN)")
-        studio(StudioConfig(host=host, port=port, **{k: v for k, v in options.items() if v is not None}))
+        studio(StudioConfig(host=host, port=port, runs=runs, **{k: v for k, v in options.items() if v is not None}))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -96,7 +96,10 @@ def test_a_session_advances_undoes_saves_and_resumes_in_its_run_directory(tmp_pa
     state = client.post("/api/undo", json=ref(state)).get_json()
     assert state["generation"] == 2 and len(state["history"]) == 2
     assert state["choice"]["chosen"] == [1, 3, 4] and state["choice"]["closest"] == 4  # the choice made on it
-    state = client.post("/api/choose", json={**ref(state), "chosen": [6, 7], "closest": None}).get_json()
+    answer = client.post("/api/choose", json={**ref(state), "chosen": [6, 7], "closest": None}).get_json()
+    assert answer["choice"]["chosen"] == [6, 7]
+    state = client.get("/api/state").get_json()
+    assert state["choice"]["chosen"] == [6, 7]
     saved = client.post("/api/save", json={**ref(state), "face": 6}).get_json()
     assert (tmp_path / "run" / "samples" / "saved_generation_0002_face_06.png").is_file()
     download = client.get(saved["download"])
@@ -187,3 +190,57 @@ def test_studio_cli_resume_takes_only_host_and_port(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["studio", "--resume", str(tmp_path / "nothing")])
     assert exit_info.value.code == 2 and "not a run directory" in capsys.readouterr().err
+
+
+def test_a_latent_session_on_a_decoder_checkpoint_resumes_with_the_same_faces(tmp_path):
+    pytest.importorskip("evoface.decoders", reason="evoface.decoders (the latent decoders) is not in this tree")
+    import dataclasses
+
+    import torch
+
+    from evoface.core.checkpoints import save_atomic
+    from neural.dcgan import DcganConfig, Generator
+
+    torch.manual_seed(0)
+    config = DcganConfig(size=32, nz=8, ngf=8, ndf=8)
+    save_atomic({"kind": "gan", "model_config": dataclasses.asdict(config),
+                 "generator": Generator(config).state_dict()}, tmp_path / "gan.pt")
+    session = StudioSession(StudioConfig(out=str(tmp_path / "run"), decoder=str(tmp_path / "gan.pt"), grid=12))
+    assert session.genome.kind == "latent" and session.note is None
+    client = create_app(session).test_client()
+    state = client.get("/api/state").get_json()
+    assert state["genome"] == "latent" and state["image_size"] == 32
+    state = client.post("/api/next", json={**ref(state), "chosen": [3, 8], "closest": 8}).get_json()
+    assert state["faces"][0]["src"] != state["faces"][2]["src"]
+    shown = [face["src"] for face in state["faces"]]
+    resumed = StudioSession.resume(str(tmp_path / "run"))
+    assert [face["src"] for face in resumed.state()["faces"]] == shown  # decoded again from the stored latents
+
+
+def fake_evolve_run(folder, rows: int):
+    """An evolve run directory as a running ``evoface evolve`` leaves it: rows so far, a half-written last line."""
+    from evoface.core.plots import save_png
+
+    run = folder / "ga"
+    (run / "samples").mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"mu": 100, "indpb": 0.001, "out": str(run)}))
+    lines = "".join(json.dumps({"generation": g, "max": g / 1000, "mean": g / 2000}) + "\n" for g in range(1, rows + 1))
+    (run / "metrics.jsonl").write_text(lines + '{"generation": ')
+    save_png(np.zeros((8, 8, 3), np.uint8), run / "samples" / "best_0000100.png")
+    return run
+
+
+def test_the_runs_page_follows_a_running_evolve(tmp_path):
+    run = fake_evolve_run(tmp_path, rows=1000)
+    client = create_app(StudioSession(StudioConfig(out=str(tmp_path / "studio"), genome="pixel"))).test_client()
+    listing = {row["name"]: row for row in client.get("/api/runs").get_json()["runs"]}
+    assert listing["ga"]["kind"] == "evolve" and listing["ga"]["generation"] == 1000
+    assert listing["studio"]["kind"] == "studio"
+    detail = client.get("/api/runs/ga").get_json()
+    assert detail["has_image"] and len(detail["curve"]) <= 401 and detail["curve"][-1] == [1000, 1.0, 0.5]
+    with (run / "metrics.jsonl").open("a") as handle:  # the run writes on: the rest of the line, then more rows
+        handle.write('1001, "max": 1.001, "mean": 0.5}\n{"generation": 1002, "max": 1.002, "mean": 0.5}\n')
+    assert client.get("/api/runs/ga").get_json()["curve"][-1] == [1002, 1.002, 0.5]
+    assert client.get("/runs/ga/best.png").data.startswith(b"\x89PNG")
+    for bad in ("/api/runs/..", "/api/runs/nothing", "/runs/studio/best.png", "/runs/..%2Fga/best.png"):
+        assert client.get(bad).status_code == 404, bad

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.test_studio import fake_evolve_run
+
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -179,6 +181,18 @@ def test_studio_in_a_real_browser(browser, tmp_path):
         message = browser.find_element(By.ID, "message")
         assert "old grid" in message.text and "error" in message.get_attribute("class")
         browser.save_screenshot(str(tmp_path / "stale-tab.png"))
+
+        # The runs page lists the folder's runs and follows a running evolve as it writes.
+        evolve_run = fake_evolve_run(tmp_path, rows=300)
+        browser.get(studio.url + "runs")
+        WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, '#runs tr[data-name="ga"]'))
+        browser.find_element(By.CSS_SELECTOR, '#runs tr[data-name="ga"]').click()
+        WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.body.dataset.points") == "300")
+        with (evolve_run / "metrics.jsonl").open("a") as handle:
+            handle.write('301, "max": 0.31, "mean": 0.2}\n')
+        WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.body.dataset.points") == "301")
+        assert browser.execute_script("return document.getElementById('best').naturalWidth") == 8
+        browser.save_screenshot(str(tmp_path / "runs.png"))
     finally:
         assert studio.stop() == 0
     metrics = (run / "metrics.jsonl").read_text().splitlines()

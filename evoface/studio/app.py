@@ -7,12 +7,14 @@ the page shows, never a server error.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request, send_file
 from werkzeug.exceptions import HTTPException
 
 from evoface.studio.breeding import Choice
+from evoface.studio.runs import CurveReader, best_image, list_runs, run_curve, run_folder
 from evoface.studio.session import PageError, StudioSession
 
 
@@ -57,8 +59,11 @@ def parse_choice(data: dict, session: StudioSession) -> Choice:
 
 
 def create_app(session: StudioSession) -> Flask:
-    """The studio's Flask app over ``session``."""
+    """The studio's Flask app over ``session``; its runs page lists the runs beside the session's (or in
+    ``config.runs``)."""
     app = Flask(__name__)
+    runs = Path(session.config.runs) if session.config.runs else session.run.path.parent
+    curves = CurveReader()
     app.json.sort_keys = False
 
     @app.errorhandler(PageError)
@@ -100,5 +105,24 @@ def create_app(session: StudioSession) -> Flask:
     def download(version: int, face: int):
         data, name = session.face_png(version, face)
         return Response(data, mimetype="image/png", headers={"Content-Disposition": f"attachment; filename={name}"})
+
+    @app.get("/runs")
+    def runs_page():
+        return render_template("runs.html", folder=str(runs))
+
+    @app.get("/api/runs")
+    def runs_list():
+        return jsonify(folder=str(runs), runs=list_runs(runs))
+
+    @app.get("/api/runs/<name>")
+    def run_detail(name: str):
+        return jsonify(run_curve(runs, name, curves))
+
+    @app.get("/runs/<name>/best.png")
+    def run_best(name: str):
+        image = best_image(run_folder(runs, name))
+        if image is None:
+            raise PageError(404, f"run {name!r} has no best image yet")
+        return send_file(image, mimetype="image/png", max_age=0)
 
     return app

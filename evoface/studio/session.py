@@ -45,6 +45,7 @@ class StudioConfig:
     undo_depth: int = 20            # generations that undo can go back
     host: str = "127.0.0.1"
     port: int = 8765                # 0 = any free port
+    runs: str | None = None         # the folder the runs page lists; None = the one that holds ``out``
     seed: int = 0
 
     def validate(self) -> None:
@@ -101,6 +102,7 @@ class Favourite:
     version: int   # of the grid it was chosen from
     face: int
     genes: np.ndarray = field(repr=False)
+    src: str | None = field(default=None, repr=False)  # its PNG data URI, once made
 
 
 def open_genome(config: StudioConfig) -> tuple[Any, str | None]:
@@ -150,7 +152,7 @@ class StudioSession:
 
     @classmethod
     def resume(cls, run_dir: str, **overrides: Any) -> StudioSession:
-        """Reopen a session where it was; ``overrides`` (host, port) replace the stored values."""
+        """Reopen a session where it was; ``overrides`` (host, port, runs) replace the stored values."""
         config = RunDir(run_dir, create=False).read_config(StudioConfig)
         config = dataclasses.replace(config, out=str(run_dir), **overrides)
         return cls(config, resume=True)
@@ -209,16 +211,17 @@ class StudioSession:
         """Everything the page shows, as JSON-ready values."""
         with self.lock:
             grid = self.grid
-            history_images = (self.genome.images(np.stack([fav.genes for fav in self.history]))
-                              if self.history else [])
+            missing = [fav for fav in self.history if fav.src is None]  # after a restart: decode them once
+            if missing:
+                for fav, image in zip(missing, self.genome.images(np.stack([fav.genes for fav in missing]))):
+                    fav.src = png_data_uri(image)
             return {
                 "run": str(self.run.path), "genome": self.genome.kind, "image_size": self.genome.image_size,
                 "generation": grid.number, "version": grid.version, "can_undo": bool(self.undo),
                 "faces": [{"id": i, "src": src, "faceness": round(float(score), 4)}
                           for i, (src, score) in enumerate(zip(self._uris_of(grid), grid.faceness))],
                 "choice": dataclasses.asdict(grid.choice),
-                "history": [{"generation": fav.generation, "face": fav.face, "src": png_data_uri(image)}
-                            for fav, image in zip(self.history, history_images)],
+                "history": [{"generation": fav.generation, "face": fav.face, "src": fav.src} for fav in self.history],
                 "note": self.note,
             }
 
@@ -243,12 +246,13 @@ class StudioSession:
         return choice
 
     def choose(self, generation: int, version: int, choice: Choice) -> dict[str, Any]:
-        """Record the pending choice on the current grid (it survives reloads and restarts)."""
+        """Record the pending choice on the current grid (it survives reloads and restarts); returns it."""
         with self.lock:
             self._check_current(generation, version)
             self.grid.choice = self._check_choice(choice)
             self._save()
-            return self.state()
+            return {"generation": self.grid.number, "version": self.grid.version,
+                    "choice": dataclasses.asdict(self.grid.choice)}
 
     def next_generation(self, generation: int, version: int, choice: Choice) -> dict[str, Any]:
         """Breed the next grid from the choice, log the choice, keep the old grid for undo."""
@@ -267,7 +271,8 @@ class StudioSession:
             self.undo = (self.undo + [old])[-self.config.undo_depth:]
             self._uris = {grid.version: self._uris[grid.version] for grid in (self.grid, *self.undo)
                           if grid.version in self._uris}
-            self.history.append(Favourite(old.number, old.version, best, old.genes[best].copy()))
+            self.history.append(Favourite(old.number, old.version, best, old.genes[best].copy(),
+                                          self._uris_of(old)[best]))
             row = {"action": "next", "generation": old.number, "version": old.version, "chosen": choice.chosen,
                    "closest": choice.closest, "favourite": best, "strength": choice.strength, "blend": choice.blend,
                    "faceness_chosen_mean": float(old.faceness[choice.chosen].mean()),

@@ -112,11 +112,8 @@ async function ready() {
 }
 
 function sendChoice() {
-  // The page's own choice is the newest: an answer redraws the page only when the grid has changed meanwhile.
-  enqueue(async () => {
-    const answer = await call("/api/choose", choiceBody());
-    if (answer.version !== state.version) render(answer);
-  });
+  // The page's own choice is the newest (the person may have clicked again meanwhile): the answer only confirms it.
+  enqueue(() => call("/api/choose", choiceBody()));
 }
 
 function toggleChosen(id) {
