@@ -10,22 +10,32 @@ from evoface.core.errors import InputError
 GENERATOR_KINDS = ("gan", "vae")
 
 
-def sample_checkpoint(ckpt: dict, n: int, seed: int = 0, device: str | torch.device = "cpu",
-                      name: str = "checkpoint") -> np.ndarray:
-    """n images (N, H, W, 3) uint8 from a loaded GAN or VAE checkpoint, seeded."""
+def generator_from_checkpoint(ckpt: dict, name: str = "checkpoint") -> torch.nn.Module:
+    """The network of a loaded GAN or VAE checkpoint, in float32 (weights stored in fp16 are widened) and eval
+    mode: a DCGAN ``Generator`` or a ``Vae``."""
     try:
         if ckpt["kind"] == "gan":
             from neural.dcgan import DcganConfig, Generator
-            from neural.gan_training import sample_generator
 
-            net = Generator(DcganConfig(**ckpt["model_config"]))
-            net.load_state_dict(ckpt["generator"])
-            return sample_generator(net.to(device), n, device, seed=seed)
-        from neural.vae import Vae, VaeConfig
-        from neural.vae_training import sample_vae
+            net, weights = Generator(DcganConfig(**ckpt["model_config"])), ckpt["generator"]
+        else:
+            from neural.vae import Vae, VaeConfig
 
-        model = Vae(VaeConfig(**ckpt["model_config"]))
-        model.load_state_dict(ckpt["model"])
-        return sample_vae(model.to(device), n, device, seed=seed)
+            net, weights = Vae(VaeConfig(**ckpt["model_config"])), ckpt["model"]
+        net.load_state_dict(weights)
     except (KeyError, TypeError, RuntimeError) as exc:
         raise InputError(f"{name}: {ckpt['kind']} checkpoint does not match its model ({type(exc).__name__})") from None
+    return net.eval()
+
+
+def sample_checkpoint(ckpt: dict, n: int, seed: int = 0, device: str | torch.device = "cpu",
+                      name: str = "checkpoint") -> np.ndarray:
+    """n images (N, H, W, 3) uint8 from a loaded GAN or VAE checkpoint, seeded."""
+    net = generator_from_checkpoint(ckpt, name).to(device)
+    if ckpt["kind"] == "gan":
+        from neural.gan_training import sample_generator
+
+        return sample_generator(net, n, device, seed=seed)
+    from neural.vae_training import sample_vae
+
+    return sample_vae(net, n, device, seed=seed)

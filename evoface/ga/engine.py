@@ -52,7 +52,10 @@ def _mean_run_std(genes, starts, run):
 
 def diversity(genes: np.ndarray) -> float:
     """Mean standard deviation across the population of the sampled genes (``diversity_runs``): 0 when all
-    individuals agree, about 74 for uniform noise. A sample, so that it costs microseconds at any image size."""
+    individuals agree, about 74 for uniform noise. A sample, so that it costs microseconds at any image size.
+    A float (latent) genome is short: the mean std of all its genes, about 1 for N(0, I) latents."""
+    if genes.dtype != np.uint8:
+        return float(genes.std(axis=0).mean())
     starts, run = diversity_runs(genes.shape[1])
     return float(_mean_run_std(genes, starts, run))
 
@@ -105,7 +108,7 @@ class QElitistGA:
             raise ValueError("evaluate the population before evolving it")
         mu, length = genes.shape
         self.toolbox, self.q = toolbox, q
-        self._buffer = np.empty((2 * mu - q, length), np.uint8)
+        self._buffer = np.empty((2 * mu - q, length), genes.dtype)  # uint8 pixels or float32 latents
         self._fitness = np.full(2 * mu - q, np.nan)
         self._windows = (slice(0, mu), slice(mu - q, 2 * mu - q))  # [A | elites], [elites | B]
         self._children = (slice(0, mu - q), slice(mu, 2 * mu - q))  # A, B

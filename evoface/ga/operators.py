@@ -1,5 +1,6 @@
 """Genetic operators on flattened uint8 images: normal-point crossover, numba reset mutation, truncation and
-tournament selection.
+tournament selection; and on float32 latent codes (``evoface.ga.latent_toolbox``): the same crossover, slerp
+crossover, Gaussian mutation and fresh "foreign" individuals.
 
 Each is a plain function registered on a DEAP toolbox with its parameters (see ``evoface.ga.toolbox``). The GA's
 operators act on a whole generation at once: selection on the (mu,) fitness vector, crossover and mutation on the
@@ -108,6 +109,14 @@ def _write_children(source, rows, cuts, out):
         _copy_bytes(child[cut:], own[cut:], length - cut)
 
 
+def as_byte_rows(block: np.ndarray) -> np.ndarray:
+    """The rows of a C-contiguous (n, L) gene block of any dtype as (n, L * itemsize) raw bytes: the view the
+    byte-copy kernels take, so that they serve float32 latent genomes as well as uint8 pixels."""
+    if not block.flags.c_contiguous:
+        raise ValueError("gene blocks must be C-contiguous arrays")
+    return block if block.dtype == np.uint8 else block.view(np.uint8)
+
+
 def _check_block(source: np.ndarray, out: np.ndarray) -> None:
     """The kernels copy raw bytes: both blocks must be C-contiguous uint8 with rows of one length."""
     if not (source.flags.c_contiguous and out.flags.c_contiguous and source.dtype == out.dtype == np.uint8):
@@ -154,6 +163,7 @@ def keep_elites(genes: np.ndarray, fitness: np.ndarray, q: int, start: int) -> i
     """q-elitism in place: afterwards rows [start, start + q) of ``genes`` hold the q fittest rows, and ``fitness``
     their values. Elites already in that zone stay where they are (and win ties; other ties go to the earlier row);
     each newcomer is copied over a row that dropped out. Returns the number of rows copied."""
+    genes = as_byte_rows(genes)
     _check_block(genes, genes)
     if fitness.shape != (len(genes),) or fitness.dtype != np.float64:
         raise ValueError("keep_elites needs one float64 fitness value per row")
@@ -161,12 +171,13 @@ def keep_elites(genes: np.ndarray, fitness: np.ndarray, q: int, start: int) -> i
 
 
 @numba.njit(cache=True)
-def _cross_rows(source, rows, out, sigma, cxpb, seed):
+def _cross_rows(source, rows, out, sigma, cxpb, seed, itemsize):
+    """Cuts are drawn over the genes, and applied to the byte rows at ``itemsize`` bytes per gene."""
     if len(rows) != out.shape[0]:
         raise ValueError("crossover writes one child per parent row: out needs len(rows) rows")
     _check_rows(source, rows, out)
-    cuts = _normal_cuts(len(rows) // 2, source.shape[1], sigma, cxpb, seed)
-    _write_children(source, rows, cuts, out)
+    cuts = _normal_cuts(len(rows) // 2, source.shape[1] // itemsize, sigma, cxpb, seed)
+    _write_children(source, rows, cuts * itemsize, out)
     return cuts
 
 
@@ -175,9 +186,13 @@ def cx_normal_point_rows(source: np.ndarray, rows: np.ndarray, out: np.ndarray, 
     """Children of the parents ``source[rows]``, written into the (len(rows), L) block ``out``: each consecutive pair
     of parents is crossed with probability cxpb, as ``cx_normal_point`` would cross copies of them. One compiled
     call draws the cuts and writes each child once, from its two parents' pieces. Returns the cuts (0 where a pair
-    was not crossed)."""
-    _check_block(source, out)
-    return _cross_rows(source, np.asarray(rows, np.int64), out, float(sigma), float(cxpb), seeds.next_seed())
+    was not crossed). Genes of any dtype (uint8 pixels, float32 latents) are copied whole."""
+    if source.dtype != out.dtype:
+        raise ValueError(f"crossover between gene blocks of {source.dtype} and {out.dtype}")
+    source_bytes, out_bytes = as_byte_rows(source), as_byte_rows(out)
+    _check_block(source_bytes, out_bytes)
+    return _cross_rows(source_bytes, np.asarray(rows, np.int64), out_bytes, float(sigma), float(cxpb),
+                       seeds.next_seed(), source.itemsize)
 
 
 def _mutate_rows(block, indpb, seed):
@@ -260,3 +275,130 @@ def sel_tournament(fitness: np.ndarray, k: int, tournsize: int, seeds: SeedStrea
     """Rows of k parents, each the fittest of ``tournsize`` rows drawn uniformly with replacement (ties: the first
     drawn)."""
     return _tournament_rows(fitness, k, tournsize, seeds.next_seed())
+
+
+# Latent genomes: float32 input codes of a generator ------------------------------------------------------------------
+# Normal-point crossover of latents is ``cx_normal_point_rows`` above, which copies whole genes of any dtype.
+
+
+@numba.njit(cache=True)
+def _gaussian_rows(block, indpb, sigma, seed):
+    """Add sigma * N(0, 1) to each gene of the (n, k) float32 block with probability indpb. Row i draws from its own
+    splitmix64 stream, started at the hash of seed + i; positions are found by geometric gaps, each followed by one
+    Box-Muller normal. Returns the number of genes changed."""
+    n, length = block.shape
+    if indpb <= 0.0:
+        return 0
+    log_keep = np.log1p(-indpb) if indpb < 1.0 else -np.inf
+    count = 0
+    for i in range(n):
+        _, state = _splitmix_next(np.uint64(seed) + np.uint64(i))
+        pos = -1
+        while True:
+            state, u = _uniform(state)
+            gap = 0 if indpb >= 1.0 else int(np.floor(np.log(1.0 - u) / log_keep))  # 1 - u in (0, 1]
+            pos += gap + 1
+            if pos >= length:
+                break
+            state, z = _standard_normal(state)
+            block[i, pos] += np.float32(sigma * z)
+            count += 1
+    return count
+
+
+@numba.njit(cache=True)
+def _standard_normal_rows(block, seed):
+    """Fill the (n, k) float32 block with N(0, 1) draws; row i from the stream at the hash of seed + i."""
+    n, length = block.shape
+    for i in range(n):
+        _, state = _splitmix_next(np.uint64(seed) + np.uint64(i))
+        for j in range(length):
+            state, z = _standard_normal(state)
+            block[i, j] = np.float32(z)
+
+
+def _check_latents(*blocks: np.ndarray) -> None:
+    for block in blocks:
+        if block.dtype != np.float32 or block.ndim != 2 or not block.flags.c_contiguous:
+            raise ValueError(f"latent blocks must be 2-D C-contiguous float32 arrays, got {block.dtype} {block.shape}")
+
+
+def mut_gaussian_block(block: np.ndarray, indpb: float, sigma: float, seeds: SeedStream) -> int:
+    """Gaussian mutation of a whole (n, k) float32 block in place: each gene gets + sigma * N(0, 1) with probability
+    indpb. Returns the number of genes changed."""
+    _check_latents(block)
+    return int(_gaussian_rows(block, float(indpb), float(sigma), seeds.next_seed()))
+
+
+def fill_foreign(block: np.ndarray, seeds: SeedStream) -> None:
+    """Overwrite the (n, k) float32 block with fresh N(0, I) latents: "foreign" individuals, new to the population."""
+    _check_latents(block)
+    _standard_normal_rows(block, seeds.next_seed())
+
+
+def mutate_latent_block(block: np.ndarray, indpb: float, sigma: float, foreign: int, seeds: SeedStream) -> int:
+    """The latent GA's mutation step on its offspring block: the last ``foreign`` rows become fresh N(0, I)
+    individuals, the others get Gaussian mutation. Returns the number of genes mutated."""
+    keep = len(block) - min(foreign, len(block))
+    if keep < len(block):
+        fill_foreign(block[keep:], seeds)
+    return mut_gaussian_block(block[:keep], indpb, sigma, seeds)
+
+
+@numba.njit(cache=True)
+def _slerp_into(a, b, t, out):
+    """out = the point a fraction t along the great circle from a's direction to b's, with a norm linearly
+    interpolated between |a| and |b| (so that it always lies between them)."""
+    norm_a, norm_b, dot = 0.0, 0.0, 0.0
+    for j in range(a.shape[0]):
+        norm_a += np.float64(a[j]) * a[j]
+        norm_b += np.float64(b[j]) * b[j]
+        dot += np.float64(a[j]) * b[j]
+    norm_a, norm_b = np.sqrt(norm_a), np.sqrt(norm_b)
+    norm = (1.0 - t) * norm_a + t * norm_b
+    if norm_a == 0.0 or norm_b == 0.0:  # no direction to follow: plain linear interpolation
+        for j in range(a.shape[0]):
+            out[j] = np.float32((1.0 - t) * a[j] + t * b[j])
+        return
+    omega = np.arccos(min(1.0, max(-1.0, dot / (norm_a * norm_b))))
+    if np.sin(omega) < 1e-6:  # (anti)parallel parents: the circle is undefined; keep the nearer parent's direction
+        wa, wb = (1.0 / norm_a, 0.0) if t < 0.5 else (0.0, 1.0 / norm_b)
+    else:
+        wa = np.sin((1.0 - t) * omega) / np.sin(omega) / norm_a
+        wb = np.sin(t * omega) / np.sin(omega) / norm_b
+    for j in range(a.shape[0]):
+        out[j] = np.float32(norm * (wa * a[j] + wb * b[j]))
+
+
+@numba.njit(cache=True)
+def _slerp_rows(source, rows, out, cxpb, seed):
+    if len(rows) != out.shape[0]:
+        raise ValueError("crossover writes one child per parent row: out needs len(rows) rows")
+    _check_rows(source, rows, out)
+    state = np.uint64(seed)
+    ts = np.zeros(len(rows) // 2)
+    for p in range(0, len(rows) - 1, 2):
+        a, b = source[rows[p]], source[rows[p + 1]]
+        state, t = _uniform(state)
+        state, u = _uniform(state)
+        if u < cxpb:
+            ts[p // 2] = t
+            _slerp_into(a, b, t, out[p])
+            _slerp_into(a, b, 1.0 - t, out[p + 1])
+        else:
+            out[p, :] = a
+            out[p + 1, :] = b
+    if len(rows) % 2:
+        out[len(rows) - 1, :] = source[rows[len(rows) - 1]]
+    return ts
+
+
+def cx_slerp_rows(source: np.ndarray, rows: np.ndarray, out: np.ndarray, cxpb: float, seeds: SeedStream) -> np.ndarray:
+    """Children of the parent pairs ``source[rows]`` into ``out`` by spherical interpolation: with probability cxpb
+    a pair (a, b) gets t ~ U(0, 1) and its children are the points t and 1 - t of the way from a to b (slerp of the
+    directions, norms interpolated linearly); otherwise the children are copies. Returns each pair's t (0 where not
+    crossed)."""
+    _check_latents(source, out)
+    if source.shape[1] != out.shape[1]:
+        raise ValueError(f"latent blocks of different lengths: {source.shape} and {out.shape}")
+    return _slerp_rows(source, np.asarray(rows, np.int64), out, float(cxpb), seeds.next_seed())
