@@ -130,6 +130,9 @@ def train_fitness_command(resume_dir, refine, **options):
 @click.option("--init-from", type=click.Path(file_okay=False),
               help="Start from this run's final population, resized to --genome-size (coarse-to-fine).")
 @click.option("--device", help="auto, cpu or cuda.  [default: auto]")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]),
+              help="Fitness models' precision; auto: bf16 where the CPU has it and it keeps the ranking.  "
+                   "[default: auto]")
 @click.option("--seed", type=int, help="Seed for every random draw.  [default: 0]")
 def evolve_command(resume_dir, **options):
     """Evolve images from uniform noise towards faces with the DEAP pixel GA."""

@@ -60,6 +60,7 @@ class EvolveConfig:
     blur_sigma: float = 0.0             # score a Gaussian-blurred copy (pixels)
     init_from: str | None = None        # start from this run's final population, resized (coarse-to-fine)
     device: str = "auto"
+    precision: str = "auto"             # fitness models: auto (bf16 where it keeps the ranking), fp32 or bf16
     seed: int = 0
 
     def validate(self) -> None:
@@ -141,7 +142,7 @@ class EvolveRun:
                              f"{self.size}px images")
         models = [self.model] + [load_faceness(path) for path in config.ensemble]
         self.scorer = BatchScorer(models, resolve_device(config.device), config.genome_size, config.tv_weight,
-                                  config.blur_sigma, ensemble_rule=config.ensemble_rule)
+                                  config.blur_sigma, ensemble_rule=config.ensemble_rule, precision=config.precision)
         self.last_checkpoint = self.run.checkpoints / "last.pt"
         self.elapsed = 0.0
         if resume:

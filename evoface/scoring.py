@@ -13,6 +13,7 @@ from evoface.core.allocator import keep_large_blocks_on_heap
 from evoface.core.errors import InputError
 from evoface.rendering import gaussian_blur, genes_to_tensor, total_variation
 from neural.faceness import FacenessNet
+from neural.precision import at_precision, full_precision, keeps_ranking, resolve_precision
 
 
 def fuse_for_inference(model: FacenessNet) -> FacenessNet:
@@ -36,6 +37,18 @@ ENSEMBLE_RULES = ("min", "mean")
 # the population in it, to the GA's own work (at 64 px its time outside the forward pass dropped by 8-20%).
 CPU_CHUNK_PIXELS = 330_000
 GPU_BATCH = 1024
+PROBE_IMAGES, PROBE_RESET_SHARE = 64, 0.001  # the ranking probe: one noise genome and copies with 0.1% reset
+
+
+def ranking_probe(length: int, seed: int = 0) -> np.ndarray:
+    """(PROBE_IMAGES, length) uint8 genes as close together as a GA's children and their parent: one uniform-noise
+    genome and copies of it, each with ``PROBE_RESET_SHARE`` of its genes reset to uniform values."""
+    rng = np.random.default_rng(seed)
+    probe = np.repeat(rng.integers(0, 256, (1, length), dtype=np.uint8), PROBE_IMAGES, axis=0)
+    resets = rng.random(probe.shape) < PROBE_RESET_SHARE
+    probe[resets] = rng.integers(0, 256, int(resets.sum()), dtype=np.uint8)
+    return probe
+
 
 
 def chunk_size(n: int, device: torch.device, size: int) -> int:
@@ -55,12 +68,14 @@ class BatchScorer:
 
     fitness = faceness(image) - tv_weight * total_variation(image), where the image is the genome rendered at the
     model's size (bilinear when G is smaller), optionally Gaussian-blurred before the model sees it. With several
-    models, faceness is their minimum (an image must convince every model) or their mean.
+    models, faceness is their minimum (an image must convince every model) or their mean. Every model runs at
+    ``precision`` (``neural/precision.py``): "auto" keeps bf16 only where the CPU has it and ``ranking_probe`` is
+    ranked as in fp32; otherwise ``self.precision`` falls back to "fp32".
     """
 
     def __init__(self, model: FacenessNet | list[FacenessNet], device: torch.device, genome_size: int | None = None,
                  tv_weight: float = 0.0, blur_sigma: float = 0.0, batch_size: int | None = None,
-                 ensemble_rule: str = "min"):
+                 ensemble_rule: str = "min", precision: str = "auto"):
         models = model if isinstance(model, list) else [model]
         self.size = models[0].config.size
         if any(m.config.size != self.size for m in models):
@@ -74,9 +89,16 @@ class BatchScorer:
         self.batch_size = batch_size  # None: ``chunk_size`` for each call
         self.tv_weight = tv_weight
         self.blur_sigma = blur_sigma
-        self.models = [fuse_for_inference(m).to(device, memory_format=torch.channels_last) for m in models]
+        self.precision = resolve_precision(precision, device)
+        self.models = [at_precision(fuse_for_inference(m).to(device, memory_format=torch.channels_last), device,
+                                    self.precision) for m in models]
         keep_large_blocks_on_heap()  # the GA's hot loop allocates the same large tensors every generation
         self.plain = genome_size in (None, self.size) and not tv_weight and not blur_sigma
+        if precision == "auto" and self.precision != "fp32" and not keeps_ranking(self, self.ranking_probe()):
+            self.precision = "fp32"
+
+    def ranking_probe(self) -> np.ndarray:
+        return ranking_probe(self.genome_length)
 
     @property
     def genome_length(self) -> int:
@@ -104,6 +126,7 @@ class BatchScorer:
     def __call__(self, genes: np.ndarray) -> np.ndarray:
         genes_t = torch.from_numpy(genes)
         step = self.batch_size or chunk_size(len(genes), self.device, self.size)
-        scores = [self._score(genes_t[i:i + step].to(self.device, non_blocking=True)).double().cpu()
-                  for i in range(0, len(genes_t), step)]
+        with full_precision(self.precision == "fp32"):  # a no-op unless "auto" fell back from a fast path
+            scores = [self._score(genes_t[i:i + step].to(self.device, non_blocking=True)).double().cpu()
+                      for i in range(0, len(genes_t), step)]
         return torch.cat(scores).numpy()

@@ -76,7 +76,7 @@ def create_app(session: StudioSession) -> Flask:
 
     @app.get("/")
     def page():
-        return render_template("studio.html", run=session.run.path.name)
+        return render_template("studio.html", page="studio", subject=session.run.path.name)
 
     @app.get("/api/state")
     def state():
@@ -108,7 +108,7 @@ def create_app(session: StudioSession) -> Flask:
 
     @app.get("/runs")
     def runs_page():
-        return render_template("runs.html", folder=str(runs))
+        return render_template("runs.html", page="runs", subject=str(runs))
 
     @app.get("/api/runs")
     def runs_list():

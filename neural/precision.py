@@ -1,0 +1,136 @@
+"""Run any inference ``nn.Module`` at a chosen numeric precision: fp32, or bf16 through ``torch.autocast`` (oneDNN's
+AVX-512 BF16 or AMX kernels on a CPU), with the module's output heads kept in fp32.
+
+``at_precision(module, device, precision)`` is generic: the faceness net, a VAE whose reconstruction error is a
+prior, or a decoder in front of the scorer all go through the same call. ``resolve_precision`` turns "auto" into
+bf16 only where the CPU has native bf16 instructions; elsewhere (and on a GPU, where it was never measured) fp32.
+Inside ``with full_precision():`` every such module runs its plain fp32 reference, and ``keeps_ranking`` compares a
+scoring function both ways (the caller falls back to fp32 when the fast path reorders its scores).
+"""
+
+from __future__ import annotations
+
+import copy
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from evoface.core.errors import InputError
+
+PRECISIONS = ("auto", "fp32", "bf16")
+DTYPES = {"fp32": None, "bf16": torch.bfloat16}
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+# Linear layers with at most this many outputs are output heads: they run in fp32, since a bf16 output keeps only 8
+# significant bits, too few to rank images whose scores differ in the fourth decimal (late in a GA run).
+HEAD_FEATURES = 8
+RANK_CORRELATION = 0.999  # the least Spearman correlation between fast and fp32 scores for the fast path to be kept
+_full_precision_depth = 0  # > 0 inside ``full_precision()``
+
+
+@lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU computes bf16 in hardware (AVX-512 BF16 or AMX) and torch's oneDNN will use it."""
+    return bool(cpu_flags() & set(BF16_CPU_FLAGS)) and torch.backends.mkldnn.is_available()
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """"fp32" or "bf16" for ``precision`` ("auto" | "fp32" | "bf16") on ``device``. "auto" is bf16 on a CPU with
+    native bf16, else fp32."""
+    if precision not in PRECISIONS:
+        raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision != "auto":
+        return precision
+    return "bf16" if device.type == "cpu" and cpu_has_native_bf16() else "fp32"
+
+
+class Float32(nn.Module):
+    """Runs its module in fp32 with autocast off, whatever the precision around it."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            return self.module(x.float())
+
+
+class AtPrecision(nn.Module):
+    """Runs its module under autocast to ``dtype`` and returns float32 outputs. Use ``at_precision`` to build one."""
+
+    def __init__(self, module: nn.Module, dtype: torch.dtype, device_type: str):
+        super().__init__()
+        self.module, self.dtype, self.device_type = module, dtype, device_type
+
+    def forward(self, *args, **kwargs):
+        if _full_precision_depth:
+            return self.module(*args, **kwargs)
+        with torch.autocast(self.device_type, dtype=self.dtype, cache_enabled=False):
+            out = self.module(*args, **kwargs)
+        return out.float() if torch.is_tensor(out) and out.is_floating_point() else out
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:  # the wrapped module's own attributes (its config, say) stay reachable
+            return getattr(super().__getattr__("module"), name)
+
+
+def keep_heads_in_fp32(module: nn.Module) -> nn.Module:
+    """Wrap, in place, every Linear with at most ``HEAD_FEATURES`` outputs in ``Float32``; returns ``module``."""
+    for name, child in list(module.named_children()):
+        if isinstance(child, nn.Linear) and child.out_features <= HEAD_FEATURES:
+            setattr(module, name, Float32(child))
+        else:
+            keep_heads_in_fp32(child)
+    return module
+
+
+def at_precision(module: nn.Module, device: torch.device, precision: str) -> nn.Module:
+    """``module`` ready to run inference on ``device`` at ``precision`` ("auto" | "fp32" | "bf16"): the module
+    itself for fp32, else a copy with its heads in fp32 wrapped in ``AtPrecision``. Outputs are float32 either way."""
+    dtype = DTYPES[resolve_precision(precision, device)]
+    if dtype is None:
+        return module
+    return AtPrecision(keep_heads_in_fp32(copy.deepcopy(module)), dtype, device.type)
+
+
+@contextmanager
+def full_precision(enabled: bool = True):
+    """Within it (when ``enabled``), every ``AtPrecision`` module runs in fp32: the plain reference of the fast path."""
+    global _full_precision_depth
+    _full_precision_depth += int(enabled)
+    try:
+        yield
+    finally:
+        _full_precision_depth -= int(enabled)
+
+
+def rank_correlation(a, b) -> float:
+    """Spearman rank correlation of two 1-D score arrays."""
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(torch.as_tensor(a).double().cpu(), torch.as_tensor(b).double().cpu())[0])
+
+
+def keeps_ranking(score, probe, threshold: float = RANK_CORRELATION) -> bool:
+    """True when ``score(probe)`` ranks the probe as the same call at full precision does (Spearman >= threshold)."""
+    fast = score(probe)
+    with full_precision():
+        reference = score(probe)
+    return rank_correlation(fast, reference) >= threshold
