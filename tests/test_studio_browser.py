@@ -19,6 +19,7 @@ from tests.test_studio import fake_evolve_run
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_GAN = ROOT / "neural" / "pretrained" / "gan64.pt"
 
 if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
     pytest.skip("no Chromium: install Debian's chromium and chromium-driver (.ci/run does) to test the studio page",
@@ -198,3 +199,26 @@ def test_studio_in_a_real_browser(browser, tmp_path):
     metrics = (run / "metrics.jsonl").read_text().splitlines()
     assert [row.count('"action": "next"') for row in metrics] == [1, 1, 1, 0, 1]
     assert os.path.getsize(run / "checkpoints" / "last.pt") > 0
+
+
+@pytest.mark.skipif(not SHIPPED_GAN.is_file(),
+                    reason=f"the shipped GAN decoder is not there ({SHIPPED_GAN}): the studio falls back to pixels")
+def test_the_default_genome_is_the_latent_one_on_the_shipped_gan(browser, tmp_path):
+    studio = StudioProcess("--out", str(tmp_path / "session"))
+    try:
+        browser.get(studio.url)
+        version = wait_ready(browser)
+        assert browser.execute_script("return state.genome") == "latent"
+        assert len(set(shown(browser)["faces"])) == 16  # sixteen different decoded faces
+        click_face(browser, 2)
+        click_face(browser, 11)
+        settle(browser)
+        browser.find_element(By.ID, "next").click()
+        wait_version_change(browser, version)
+        now = shown(browser)
+        assert now["generation"] == "1" and len(now["history"]) == 1
+        print(f"Next generation to new grid in the browser (latent genome, shipped GAN): "
+              f"{browser.execute_script('return document.body.dataset.stepMs')} ms")
+        browser.save_screenshot(str(tmp_path / "latent-generation1.png"))
+    finally:
+        assert studio.stop() == 0
