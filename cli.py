@@ -96,6 +96,15 @@ def train_fitness_command(resume_dir, refine, **_):
                              "shown."}),
     ("tv_weight", {"help": "Fitness = faceness - this * total variation (smoothness)."}),
     ("blur_sigma", {"help": "Score a Gaussian-blurred copy (sigma in pixels)."}),
+    ("prior", {"help": "Realism prior: face-space subtracts --prior-weight x the distance from face space (the "
+                       "principal components of real faces, see train-prior) from the faceness; none: faceness only."}),
+    ("prior_model", {"type": click.Path(), "help": "A train-prior run or checkpoint (default: the shipped one)."}),
+    ("prior_weight", {"help": "Weight of the realism prior."}),
+    ("mutation", {"help": "Pixel genome: reset (per-gene resets, --indpb) or blob (Gaussian blobs of colour painted "
+                          "into each child, then the per-gene resets)."}),
+    ("blobs", {"help": "Blob mutation: blobs painted into each child."}),
+    ("blob_min_radius", {"help": "Blob mutation: smallest blob radius in pixels (radii are log-uniform)."}),
+    ("blob_max_radius", {"help": "Blob mutation: largest blob radius in pixels."}),
     ("init_from", {"type": RUN_DIR,
                    "help": "Start from this run's final population, resized to --genome-size (coarse-to-fine)."}),
     ("genome", {"help": "pixel: evolve the image; latent: evolve the input code of --decoder."}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ import numpy as np
 import torch
 
 from evoface.core.checkpoints import load_checkpoint
+from evoface.core.configs import RunConfig, bounded, seed_field
+from evoface.core.words import plural
 from evoface.core.errors import InputError
 from evoface.meqfi import write_sheet
 from evoface.core.rundir import RunDir
@@ -24,22 +27,26 @@ SMALL_N_FOR_FID = 50
 
 
 @dataclass
-class CompareConfig:
+class CompareConfig(RunConfig):
+    """Every parameter of ``evoface compare``."""
+
     out: str
-    real: str
+    real: str | None = None      # folder of real faces; needed for a comparison, not to score a MEQFI sheet
     ga: list[str] = field(default_factory=list)
     vae: str | None = None
     gan: str | None = None
-    n: int = 1000
-    ga_images: str = "best"      # best: the best image of each run; top: the top of each final population
-    size: int = 64               # side of the real images (samples keep their own size; Inception resizes all)
-    columns: int = 8
+    n: int = bounded(1000, 2, 100_000, flag="-n")
+    ga_images: str = bounded("best", choices=GA_IMAGE_MODES)  # best: the best image of each run; top: the top of
+    # each final population
+    size: int = bounded(64, 32, 128)  # side of the real images (samples keep their own size; Inception resizes all)
+    columns: int = bounded(8, 1, 32)
     fitness: str | None = None
     inception_weights: str | None = None
     download: bool = False
     meqfi_sheet: bool = False
+    meqfi_scores: str | None = None  # a filled-in MEQFI sheet to score (alone, or alongside a comparison)
     device: str = "auto"
-    seed: int = 0
+    seed: int = seed_field()
 
 
 @dataclass
@@ -50,27 +57,40 @@ class MethodSamples:
     cost_note: str
 
 
-def ga_samples(runs: list[str], n: int, mode: str) -> MethodSamples:
-    """Best image of each run ("best"), or up to n distinct top images spread over the runs' final populations."""
+def ga_label(ckpt: dict[str, Any]) -> str:
+    """The row of an evolve run: "GA" for the pixel genome, "GA (latent, gan)" / "GA (latent, vae)" for codes."""
+    return f"GA (latent, {ckpt['decoder']['kind']})" if ckpt.get("genome") == "latent" else "GA"
+
+
+def ga_samples(runs: list[str], n: int, mode: str) -> list[MethodSamples]:
+    """One row per kind of run (``ga_label``): the best image of each run ("best"), or up to n distinct top images
+    spread over the runs' final populations."""
     from evoface.sampling import evolve_checkpoint_images
 
-    per_run = 1 if mode == "best" else max(1, n // len(runs))
-    images, seconds = [], 0.0
+    checkpoints: dict[str, list[dict[str, Any]]] = {}
     for run in runs:
         path = Path(run)
         if not (path / "checkpoints" / "last.pt").is_file():
             raise InputError(f"--ga {run} is not an evolve run directory (no checkpoints/last.pt)")
         ckpt = load_checkpoint(path / "checkpoints" / "last.pt", "evolve")
-        images.append(evolve_checkpoint_images(ckpt, per_run))
-        seconds += ckpt["elapsed"]
-    stacked = np.concatenate(images)[:n]
-    return MethodSamples("GA", stacked, seconds / len(stacked),
-                         f"evolution time of {len(runs)} run(s) divided by the {len(stacked)} images taken")
+        checkpoints.setdefault(ga_label(ckpt), []).append(ckpt)
+    rows = []
+    for label, group in checkpoints.items():
+        per_run = 1 if mode == "best" else max(1, n // len(group))
+        stacked = np.concatenate([evolve_checkpoint_images(ckpt, per_run) for ckpt in group])[:n]
+        seconds = sum(ckpt["elapsed"] for ckpt in group)
+        rows.append(MethodSamples(label, stacked, seconds / len(stacked),
+                                  f"evolution time of {plural(len(group), 'run')} divided by the "
+                                  f"{plural(len(stacked), 'image')} taken"))
+    return rows
 
 
 def model_samples(name: str, checkpoint: str, kind: str, n: int, seed: int, device) -> MethodSamples:
+    from evoface.decoders import SHIPPED, resolve_decoder_path
     from neural.sampling import sample_checkpoint
 
+    if checkpoint == kind and kind in SHIPPED and not Path(checkpoint).exists():  # --gan gan: the shipped one
+        checkpoint = str(resolve_decoder_path(kind))
     ckpt = load_checkpoint(checkpoint, kind)
     started = time.perf_counter()
     images = sample_checkpoint(ckpt, n, seed=seed, device=device, name=checkpoint)
@@ -94,19 +114,16 @@ class Comparison:
     def __init__(self, config: CompareConfig):
         if not (config.ga or config.vae or config.gan):
             raise InputError("no methods given: pass --ga RUN, --vae CKPT and/or --gan CKPT")
-        if config.n < 2:
-            raise InputError(f"-n must be at least 2 for FID, got {config.n}")
-        if config.ga_images not in GA_IMAGE_MODES:
-            raise InputError(f"--ga-images must be one of {', '.join(GA_IMAGE_MODES)}")
+        config.validate()
         self.config = config
-        self.run = RunDir(config.out)
+        self.run = RunDir(config.out, create=None)  # made once every method is measured
         self.device = resolve_device(config.device)
 
     def collect(self) -> list[MethodSamples]:
         config = self.config
         methods = []
         if config.ga:
-            methods.append(ga_samples(config.ga, config.n, config.ga_images))
+            methods.extend(ga_samples(config.ga, config.n, config.ga_images))
         if config.vae:
             methods.append(model_samples("VAE", config.vae, "vae", config.n, config.seed, self.device))
         if config.gan:
@@ -214,7 +231,7 @@ def compare(config: CompareConfig) -> dict[str, Any]:
     methods = comparison.collect()
     real, real_key = real_images(config.real, config.n, config.size, config.seed)
     rows = comparison.measure(methods, real, real_key)
-    out = comparison.run.path
+    out = RunDir(config.out).path
     comparison.run.write_config(config)
     figure = write_figure(methods, real, rows, config.columns, out / "compare.png")
     ga_mode = ("the best image of each run" if config.ga_images == "best"
@@ -238,7 +255,26 @@ def write_meqfi_sheet(methods: list[MethodSamples], real: np.ndarray, columns: i
     shown = []
     for name, images in [(m.name, m.images) for m in methods] + [("Real", real)]:
         for i, image in enumerate(images[:columns]):
-            path = folder / f"{name.lower()}_{i:02d}.png"
+            path = folder / f"{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')}_{i:02d}.png"
             Image.fromarray(resize_images(image[None], 128)[0]).save(path)
             shown.append((name, str(path.relative_to(out))))
     return write_sheet(shown, out / "meqfi_sheet.csv")
+
+
+def compare_report(config: CompareConfig) -> list[str]:
+    """``evoface compare``: score a MEQFI sheet and/or compare the methods; returns the lines to print. Nothing is
+    written until every input has been read."""
+    from evoface.meqfi import score_sheet
+
+    config.validate()
+    scores = score_sheet(config.meqfi_scores) if config.meqfi_scores else None
+    lines = []
+    if config.ga or config.vae or config.gan or not scores:
+        if not config.real:
+            raise InputError("--real DIR is required for a comparison")
+        result = compare(config)
+        lines += [Path(result["table"]).read_text().split("\n\n")[1], f"figure: {result['figure']}"]
+    if scores:
+        (RunDir(config.out).path / "meqfi.json").write_text(json.dumps(scores, indent=2) + "\n")
+        lines += [f"MEQFI {method}: {mean:.3f}" for method, mean in scores["method_means"].items()]
+    return lines

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,13 +11,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from deap import tools
+from deap import base, tools
 from tqdm import tqdm
 
 from evoface.core import rng as rng_state
+from evoface.core.allocator import large_blocks_on_heap
 from evoface.core.checkpoints import load_checkpoint, save_atomic
+from evoface.core.configs import RunConfig, bounded, run_config, seed_field
 from evoface.core.errors import InputError
+from evoface.ga.blob_mutation import mut_blobs_and_reset_block
 from evoface.ga.engine import QElitistGA, evaluate_invalid, fitness_statistics, population_arrays
+from evoface.ga.reference import ENGINES, ReferenceGA, reference_notice, use_reference_operators
 from evoface.core.interrupts import StopRequest
 from evoface.core.plots import image_grid, plot_series, save_png
 from evoface.rendering import render
@@ -24,69 +29,113 @@ from evoface.core.rundir import RunDir
 from evoface.scoring import BatchScorer
 from evoface.ga.seed_stream import SeedStream
 from evoface.core.timelapse import write_timelapse
+from evoface.core.words import plural
+from evoface.ga.latent_toolbox import LATENT_CROSSOVERS, build_latent_toolbox
+from evoface.latent_genome import LatentGenome
 from evoface.ga.toolbox import SELECTIONS, as_individuals, build_toolbox
 from neural.devices import resolve_device
+from neural.face_space import load_face_space
 from neural.faceness_store import load_faceness
+from neural.precision import PRECISIONS
 
 KIND = "evolve"
+STOPPING_RULES = ("generations", "time_limit", "target_fitness")
+MAX_POPULATION = 100_000  # at 128 px, 4.9 GB of genes
+MAX_COUNT = 10**9         # generations, and every "every K generations"
+GENOMES = ("pixel", "latent")
+PRIORS = ("none", "face-space")
+PIXEL_MUTATIONS = ("reset", "blob")
 
 
 @dataclass
-class EvolveConfig:
-    """Every parameter of one ``evoface evolve`` run."""
+class EvolveConfig(RunConfig):
+    """Every parameter of one ``evoface evolve`` run. Typing any stopping rule drops the default ones (the 1000
+    generations): so ``--time-limit 10m`` alone runs for ten minutes."""
+
+    kind = KIND
+    command = "evolve"
+    resume_changeable = (*STOPPING_RULES, "checkpoint_every", "snapshot_every", "detector_every", "device", "precision",
+                         "cxpb", "sigma", "indpb", "selection", "truncation", "tournsize",
+                         "latent_sigma", "latent_indpb", "crossover", "foreign", "mutation", "blobs",
+                         "blob_min_radius", "blob_max_radius")
+    given_together = STOPPING_RULES
 
     out: str
     fitness: str | None = None          # faceness checkpoint; None = the shipped default
     ensemble: list[str] = field(default_factory=list)  # more faceness checkpoints, scored together with ``fitness``
-    ensemble_rule: str = "min"          # how the ensemble's scores combine: min or mean
-    size: int | None = None             # image side; None = the fitness model's, else it must match
-    mu: int = 100
-    q: int = 20
-    selection: str = "truncation"
-    truncation: int | None = None       # parents are drawn from this many best; None = q
-    tournsize: int = 3
-    cxpb: float = 1.0
-    sigma: float = 0.5                  # crossover cut ~ N(L/2, (sigma*L)^2)
-    indpb: float = 0.001
-    generations: int | None = None      # total generations (a stopping rule)
-    time_limit: float | None = None     # seconds of evolution in total, across resumes (a stopping rule)
-    target_fitness: float | None = None  # stop once the best reaches this (a stopping rule)
-    checkpoint_every: int = 500
-    snapshot_every: int = 100
-    detector_every: int = 0             # run the independent face detector on the best image every N generations
-    top_k: int = 16
-    genome_size: int | None = None      # evolve G x G genomes, shown and scored upsampled; None = the model's size
-    tv_weight: float = 0.0              # fitness = faceness - tv_weight * total variation
-    blur_sigma: float = 0.0             # score a Gaussian-blurred copy (pixels)
+    ensemble_rule: str = bounded("min", choices=("min", "mean"))  # how the ensemble's scores combine: min or mean
+    size: int | None = bounded(None, 32, 128)  # image side; None = the fitness model's, else it must match
+    mu: int = bounded(100, 2, MAX_POPULATION)
+    q: int = bounded(20, 0, MAX_POPULATION)
+    selection: str = bounded("truncation", choices=SELECTIONS)
+    truncation: int | None = bounded(None, 1, MAX_POPULATION)  # parents are drawn from this many best; None = q
+    tournsize: int = bounded(3, 1, MAX_POPULATION)
+    cxpb: float = bounded(1.0, 0.0, 1.0)
+    sigma: float = bounded(0.5, 0.0, 100.0, low_open=True)  # crossover cut ~ N(L/2, (sigma*L)^2)
+    indpb: float = bounded(0.001, 0.0, 1.0)
+    generations: int | None = bounded(1000, 1, MAX_COUNT)  # total generations (a stopping rule)  # seconds of evolution in total, across resumes (a stopping rule)
+    time_limit: float | None = bounded(None, 0.0, 1e8, low_open=True)
+    target_fitness: float | None = bounded(None, high=1.0)  # stop once the best reaches this (a stopping rule)
+    checkpoint_every: int = bounded(500, 1, MAX_COUNT)
+    snapshot_every: int = bounded(100, 1, MAX_COUNT)  # run the independent face detector on the best image every N generations
+    detector_every: int = bounded(0, 0, MAX_COUNT)
+    top_k: int = bounded(16, 1, 10_000)  # evolve G x G genomes, shown and scored upsampled; None = the model's size
+    genome_size: int | None = bounded(None, 4, 128)
+    tv_weight: float = bounded(0.0, 0.0, 1e6)  # fitness = faceness - tv_weight * total variation
+    blur_sigma: float = bounded(0.0, 0.0, 64.0)  # score a Gaussian-blurred copy (pixels)
+    prior: str = bounded("none", choices=PRIORS)  # realism prior subtracted from the faceness (see ``prior_weight``)
+    prior_model: str | None = None      # a train-prior run or checkpoint; None = the shipped face space
+    prior_weight: float = bounded(2.0, 0.0, 1e6)  # fitness = faceness - this * distance from face space
+    mutation: str = bounded("reset", choices=PIXEL_MUTATIONS)  # pixel genome: per-gene resets, or blobs + resets
+    blobs: int = bounded(2, 1, 10_000)  # blob mutation: blobs painted into each child
+    blob_min_radius: float = bounded(1.5, 0.1, 1e4)  # blob radii are log-uniform between these (pixels)
+    blob_max_radius: float = bounded(12.0, 0.1, 1e4)
     init_from: str | None = None        # start from this run's final population, resized (coarse-to-fine)
+    # pixel: the image itself; latent: the input code of a GAN/VAE decoder
+    genome: str = bounded("pixel", choices=GENOMES)
+    decoder: str | None = None          # latent: a train-gan/train-vae checkpoint or "gan"/"vae"; None = "gan"
+    latent_sigma: float = bounded(0.5, 0.0, 100.0)  # latent Gaussian mutation: std of the change of a mutated gene
+    latent_indpb: float = bounded(0.1, 0.0, 1.0)  # latent Gaussian mutation: probability that a gene mutates
+    # latent crossover: normal-point (on the vector) or slerp
+    crossover: str = bounded("normal-point", choices=LATENT_CROSSOVERS)
+    foreign: int = bounded(0, 0, MAX_POPULATION)  # latent: fresh N(0, I) individuals in each generation's offspring
     device: str = "auto"
-    precision: str = "auto"             # fitness models: auto (bf16 where it keeps the ranking), fp32 or bf16
-    seed: int = 0
+    # fitness models: auto (bf16 where it keeps the ranking), fp32 or bf16
+    precision: str = bounded("auto", choices=PRECISIONS)
+    seed: int = seed_field()
+    engine: str = bounded("fast", choices=ENGINES)  # fast (QElitistGA) or reference (evoface.ga.reference, the spec)
 
     def validate(self) -> None:
-        if self.mu < 2:
-            raise InputError(f"--mu must be at least 2, got {self.mu}")
+        super().validate()
         if not 0 <= self.q < self.mu:
             raise InputError(f"--q must be in [0, mu) = [0, {self.mu}), got {self.q}")
-        for name in ("cxpb", "indpb"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise InputError(f"--{name} must be a probability in [0, 1], got {getattr(self, name)}")
-        if self.selection not in SELECTIONS:
-            raise InputError(f"--selection must be one of {', '.join(SELECTIONS)}")
+        if self.blob_min_radius > self.blob_max_radius:
+            raise InputError(f"--blob-min-radius {self.blob_min_radius:g} is above --blob-max-radius "
+                             f"{self.blob_max_radius:g}")
+        if self.engine not in ENGINES:
+            raise InputError(f"--engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if self.truncation is not None and not 1 <= self.truncation <= self.mu:
             raise InputError(f"--truncation must be in [1, mu], got {self.truncation}")
-        if self.tournsize < 1:
-            raise InputError(f"--tournsize must be at least 1, got {self.tournsize}")
-        if self.sigma <= 0:
-            raise InputError(f"--sigma must be positive, got {self.sigma}")
-        if min(self.checkpoint_every, self.snapshot_every) < 1 or self.detector_every < 0:
-            raise InputError("--checkpoint-every and --snapshot-every must be >= 1, --detector-every >= 0")
-        if self.genome_size is not None and not 4 <= self.genome_size <= 128:
-            raise InputError(f"--genome-size must be in [4, 128], got {self.genome_size}")
-        if self.tv_weight < 0 or self.blur_sigma < 0:
-            raise InputError("--tv-weight and --blur-sigma must be >= 0")
         if self.generations is None and self.time_limit is None and self.target_fitness is None:
             raise InputError("give a stopping rule: --generations, --time-limit or --target-fitness")
+        self._validate_genome()
+
+    def _validate_genome(self) -> None:
+        """Checks across fields of the genome (the fields' own ranges are declared above)."""
+        if self.genome == "pixel":
+            if self.decoder is not None:
+                raise InputError("--decoder needs --genome latent")
+            return
+        if self.genome_size is not None:
+            raise InputError("--genome-size applies to the pixel genome; a latent genome is the decoder's code")
+        if self.engine != "fast":
+            raise InputError("the latent genome runs on the fast engine only (--engine fast)")
+        if not 0 <= self.foreign <= self.mu - self.q:
+            raise InputError(f"--foreign must be in [0, mu - q] = [0, {self.mu - self.q}], got {self.foreign}")
+
+    @property
+    def decoder_source(self) -> str:
+        return self.decoder or "gan"
 
 
 @dataclass
@@ -94,7 +143,7 @@ class Evolution:
     """The live state of a run: the GA (population, fitness, operators), hall of fame, generation, and the random
     sources: the numpy generator and the operators' seed stream."""
 
-    ga: QElitistGA
+    ga: QElitistGA | ReferenceGA
     hall_of_fame: tools.HallOfFame
     generation: int
     rng: np.random.Generator
@@ -118,7 +167,7 @@ def _hall_of_fame(size: int) -> tools.HallOfFame:
     return tools.HallOfFame(size, similar=np.array_equal)
 
 
-def metrics_row(ga: QElitistGA, generation: int, started: float, start_generation: int) -> dict[str, Any]:
+def metrics_row(ga: QElitistGA | ReferenceGA, generation: int, started: float, start_generation: int) -> dict[str, Any]:
     """Fitness statistics, diversity (mean per-gene std over the population) and speed."""
     seconds = max(time.perf_counter() - started, 1e-9)
     return {"generation": generation, **fitness_statistics(ga.fitness), "diversity": ga.diversity,
@@ -128,62 +177,98 @@ def metrics_row(ga: QElitistGA, generation: int, started: float, start_generatio
 class EvolveRun:
     """Owns the run directory, the scorer and the evolution; ``run()`` evolves until a stopping rule fires."""
 
-    def __init__(self, config: EvolveConfig, resume: bool):
+    def __init__(self, config: EvolveConfig, resume: bool, toolbox: base.Toolbox | None = None):
+        if toolbox is not None:
+            config.engine = "reference"  # the user's DEAP operators run on the reference engine
         config.validate()
         self.config = config
-        self.run = RunDir(config.out)
-        if not resume and self.run.config_path.exists():
-            raise InputError(f"{self.run.path} already holds a run: pass --resume {self.run.path} to continue it, "
-                             f"or choose a new --out")
+        self.run = RunDir.reopen(config.out) if resume else RunDir.unclaimed(config.out)  # claimed once checked
+        if resume and not self.run.has_checkpoint:
+            print(f"{self.run.path} holds no checkpoint yet: starting it again", file=sys.stderr)
+            resume = False
         self.model = load_faceness(config.fitness)
         self.size = self.model.config.size
         if config.size is not None and config.size != self.size:
             raise InputError(f"--size {config.size} does not match the fitness model, which scores "
                              f"{self.size}px images")
         models = [self.model] + [load_faceness(path) for path in config.ensemble]
+        prior = load_face_space(config.prior_model) if config.prior == "face-space" else None
         self.scorer = BatchScorer(models, resolve_device(config.device), config.genome_size, config.tv_weight,
-                                  config.blur_sigma, ensemble_rule=config.ensemble_rule, precision=config.precision)
+                                  config.blur_sigma, ensemble_rule=config.ensemble_rule, precision=config.precision,
+                                  prior=prior, prior_weight=config.prior_weight)
+        self.latent = (LatentGenome(config.decoder_source, self.size, self.scorer.device)
+                       if config.genome == "latent" else None)
+        self.genome_length = self.latent.length if self.latent else self.scorer.genome_length
         self.last_checkpoint = self.run.checkpoints / "last.pt"
+        self.keep_blocks_on_heap = True  # glibc's thresholds fixed during the loop (``evoface.core.allocator``)
         self.elapsed = 0.0
         if resume:
-            ckpt = load_checkpoint(self.last_checkpoint, KIND)
+            ckpt = load_checkpoint(self.last_checkpoint, KIND, for_resume=True)
             self.elapsed, generation = ckpt["elapsed"], ckpt["generation"]
             rng = np.random.default_rng()
             rng_state.restore(ckpt["rng"], rng)
-            seeds = SeedStream(ckpt["seed_stream"]) if "seed_stream" in ckpt else SeedStream.from_generator(rng)
-            if ckpt["genes"].shape[1] != self.scorer.genome_length:
+            seeds = SeedStream(ckpt["seed_stream"])
+            if self.latent:
+                self.latent.check_genes(ckpt, f"the run {self.run.path}")
+            elif ckpt["genes"].shape[1] != self.scorer.genome_length:
                 raise InputError(f"the run's genomes do not match its {self.size}px fitness model")
             self.run.truncate_metrics("generation", generation)
         else:
             rng, generation = rng_state.seed_everything(config.seed), 0
             seeds = SeedStream.from_generator(rng)
-        self.toolbox = build_toolbox(self.scorer, rng, seeds, sigma=config.sigma, cxpb=config.cxpb, indpb=config.indpb,
-                                     selection=config.selection, truncation=config.truncation or max(config.q, 2),
-                                     tournsize=config.tournsize)
+        truncation = config.truncation or max(config.q, 2)
+        if self.latent:
+            self.toolbox = build_latent_toolbox(
+                self.latent.scoring(self.scorer), rng, seeds, crossover=config.crossover, sigma=config.sigma,
+                cxpb=config.cxpb, latent_indpb=config.latent_indpb, latent_sigma=config.latent_sigma,
+                foreign=config.foreign, selection=config.selection, truncation=truncation, tournsize=config.tournsize)
+        else:
+            self.toolbox = build_toolbox(self.scorer, rng, seeds, sigma=config.sigma, cxpb=config.cxpb,
+                                         indpb=config.indpb, selection=config.selection, truncation=truncation,
+                                         tournsize=config.tournsize)
+            if config.mutation == "blob":
+                self.toolbox.register("mutate", mut_blobs_and_reset_block, side=self.scorer.genome_size,
+                                      blobs=config.blobs, radius=(config.blob_min_radius, config.blob_max_radius),
+                                      indpb=config.indpb, seeds=seeds)
+        if config.engine == "reference":
+            use_reference_operators(self.toolbox, rng, sigma=config.sigma, indpb=config.indpb,
+                                    selection=config.selection, truncation=truncation, tournsize=config.tournsize)
+            for name in ("select", "mate", "mutate"):
+                if toolbox is not None and hasattr(toolbox, name):
+                    self.toolbox.register(name, getattr(toolbox, name))
+            print(reference_notice(), file=sys.stderr)
         hall_of_fame = _hall_of_fame(config.top_k)
         if resume:
             population = as_individuals(ckpt["genes"].numpy().copy(), ckpt["fitness"].numpy())
             hall_of_fame.update(as_individuals(ckpt["hof_genes"].numpy().copy(), ckpt["hof_fitness"].numpy()))
-            elites_first = ckpt.get("elites_first", True)  # evoface 0.1 kept its elites in the first rows
+            elites_first = ckpt["elites_first"]
         else:
             elites_first = True
             if config.init_from:
                 population = as_individuals(self._initial_genes_from(config.init_from))
             else:
-                population = self.toolbox.population(config.mu, self.scorer.genome_length)
+                population = self.toolbox.population(config.mu, self.genome_length)
             evaluate_invalid(population, self.toolbox)
             hall_of_fame.update(population)
-        self.evolution = Evolution(QElitistGA(population, self.toolbox, config.q, elites_first), hall_of_fame,
-                                   generation, rng, seeds)
+        ga = (ReferenceGA(population, self.toolbox, config.q, config.cxpb, elites_first) if config.engine == "reference"
+              else QElitistGA(population, self.toolbox, config.q, elites_first))
+        self.evolution = Evolution(ga, hall_of_fame, generation, rng, seeds)
         if not resume:
-            self.run.write_config(config)
+            with self.run.begin().failing():
+                self.run.write_config(config)
 
     def _initial_genes_from(self, run_dir: str) -> np.ndarray:
         """Another run's final population, best first, resized to this run's genome (coarse-to-fine)."""
         ckpt = load_checkpoint(Path(run_dir) / "checkpoints" / "last.pt", KIND)
+        if self.latent:
+            self.latent.check_genes(ckpt, f"--init-from {run_dir}")
+        elif ckpt.get("genome", "pixel") != "pixel":
+            raise InputError(f"--init-from {run_dir} evolved latent codes; a pixel run starts from a pixel run")
         order = np.argsort(-ckpt["fitness"].numpy(), kind="stable")
         genes = ckpt["genes"].numpy()[order]
         genes = genes[np.arange(self.config.mu) % len(genes)]  # repeat the best when mu is larger
+        if self.latent:
+            return np.ascontiguousarray(genes)
         images = render(genes, self.scorer.genome_size)
         return np.ascontiguousarray(images.reshape(len(images), -1))
 
@@ -192,9 +277,13 @@ class EvolveRun:
         self.evolution.hall_of_fame.update(tools.selBest(self.evolution.population, self.config.top_k))
         return self.evolution.hall_of_fame
 
+    def images(self, genes: np.ndarray) -> np.ndarray:
+        """(n, L) genes as the fitness model sees them: (n, size, size, 3) uint8 (decoded, for a latent genome)."""
+        return self.latent.images(genes) if self.latent else render(genes, self.size)
+
     def image(self, individual: np.ndarray) -> np.ndarray:
         """The individual as the fitness model sees it: (size, size, 3) uint8."""
-        return render(np.asarray(individual)[None], self.size)[0]
+        return self.images(np.asarray(individual)[None])[0]
 
     def _snapshot(self) -> None:
         best = self._sync_hall_of_fame()[0]
@@ -208,13 +297,14 @@ class EvolveRun:
 
     def _save(self, started: float) -> None:
         self._sync_hall_of_fame()
-        save_atomic(self.evolution.checkpoint(self.config, self.elapsed + time.perf_counter() - started, self.size),
-                    self.last_checkpoint)
+        genome = self.latent.checkpoint_fields() if self.latent else {"genome": "pixel"}
+        save_atomic({**self.evolution.checkpoint(self.config, self.elapsed + time.perf_counter() - started, self.size),
+                     **genome}, self.last_checkpoint)
 
     def _should_stop(self, started: float) -> str | None:
         config, evolution = self.config, self.evolution
         if config.generations is not None and evolution.generation >= config.generations:
-            return f"reached {config.generations} generations"
+            return f"reached {plural(config.generations, 'generation')}"
         if config.time_limit is not None and self.elapsed + time.perf_counter() - started >= config.time_limit:
             return f"time limit of {config.time_limit:g}s reached"
         if config.target_fitness is not None and evolution.ga.fitness.max() >= config.target_fitness:
@@ -231,7 +321,7 @@ class EvolveRun:
         ga = evolution.ga
         bar = tqdm(total=config.generations, initial=evolution.generation, desc="evolve", unit="gen", disable=None)
         reason = None
-        with StopRequest() as stop:
+        with StopRequest() as stop, large_blocks_on_heap(self.keep_blocks_on_heap):
             while True:
                 reason = self._should_stop(started) or ("interrupted" if stop else None)
                 if reason:
@@ -262,7 +352,7 @@ class EvolveRun:
     def write_outputs(self) -> dict[str, Any]:
         """Final grid of the hall of fame, fitness curve, timelapse GIF; returns a summary."""
         evolution = self.evolution
-        top = np.stack([self.image(ind) for ind in self._sync_hall_of_fame()])
+        top = self.images(np.stack(self._sync_hall_of_fame()))
         grid = save_png(image_grid(top, scale=3), self.run.path / "top_grid.png")
         rows = self.run.read_metrics()
         plot_series(rows, "generation", ["max", "mean", "min"], self.run.plots / "fitness.png",
@@ -273,21 +363,19 @@ class EvolveRun:
                 "run": str(self.run.path)}
 
 
-def evolve(config: EvolveConfig, resume: bool = False) -> dict[str, Any]:
-    """Start or resume an evolve run; returns why it stopped and where its outputs are."""
-    return EvolveRun(config, resume).run_until_stop()
+def evolve(config: EvolveConfig, resume: bool = False, toolbox: base.Toolbox | None = None) -> dict[str, Any]:
+    """Start or resume an evolve run; returns why it stopped and where its outputs are.
 
-
-STOPPING_RULES = ("generations", "time_limit", "target_fitness")
+    ``toolbox``: a DEAP toolbox with your own ``select``, ``mate`` and/or ``mutate`` (DEAP signatures, e.g.
+    ``tools.cxTwoPoint``); the ones it lacks are the method's. It runs on the reference engine (``config.engine``
+    becomes "reference"); pass the same toolbox again to resume.
+    """
+    run = EvolveRun(config, resume, toolbox)
+    with run.run.held():  # a start that fails before its first checkpoint leaves no folder behind
+        return run.run_until_stop()
 
 
 def resume_config(run_dir: str | Path, **overrides: Any) -> EvolveConfig:
-    """The stored config of a run with the non-None overrides applied; stopping rules given now replace all stored
-    ones (so ``--generations`` alone is not cut short by a stored time limit)."""
-    config = RunDir(run_dir, create=False).read_config(EvolveConfig)
-    config.out = str(run_dir)
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    if any(rule in overrides for rule in STOPPING_RULES):
-        overrides = {**dict.fromkeys(STOPPING_RULES), **overrides}
-    return dataclasses.replace(config, **overrides)
-
+    """The stored config of the evolve run in ``run_dir`` with the non-None overrides applied, as ``evolve --resume``
+    builds it (stopping rules given now replace all stored ones; see evoface.core.configs)."""
+    return run_config(EvolveConfig, {k: v for k, v in overrides.items() if v is not None}, run_dir)[0]

@@ -53,6 +53,8 @@ def score_sheet(path: str | Path) -> dict[str, object]:
             rows = list(csv.DictReader(handle))
     except OSError as exc:
         raise InputError(f"cannot read MEQFI sheet {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, csv.Error):
+        raise InputError(f"{path} is not an MEQFI sheet (not a CSV text file)") from None
     if not rows or not set(ID_COLUMNS + FEATURES) <= set(rows[0]):
         raise InputError(f"{path} is not an MEQFI sheet (columns {', '.join(ID_COLUMNS + FEATURES)})")
     images, per_method = [], defaultdict(list)

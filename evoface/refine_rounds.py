@@ -16,7 +16,10 @@ import torch
 
 from evoface.evolve import EvolveConfig, evolve
 from evoface.refinement import refinement_negatives
+from evoface.core.configs import RunConfig, bounded, seed_field
 from evoface.core.rundir import RunDir
+from fitness_data.folder import list_files
+from fitness_data.sources import TORCHVISION_PREFIX
 from neural.face_detector import detect_faces
 from neural.faceness_store import load_faceness, resolve_faceness_path, score_images
 from neural.fitness_training import FitnessTrainConfig, train_fitness
@@ -24,20 +27,33 @@ from evoface.sampling import evolve_run_images
 
 
 @dataclass
-class RefineRoundsConfig:
+class RefineRoundsConfig(RunConfig):
+    """Every parameter of ``evoface refine-rounds``."""
+
     faces: list[str]
     negatives: list[str]
     out: str
-    rounds: int = 3
+    rounds: int = bounded(3, 1, 1000)
     fitness: str | None = None
-    generations: int = 2000
-    epochs: int = 3
-    max_images: int | None = None
-    genome_size: int | None = None
-    tv_weight: float = 0.0
+    generations: int = bounded(2000, 1, 10**9)
+    epochs: int = bounded(3, 1, 1_000_000)
+    max_images: int | None = bounded(None, 1, 10**9)
+    genome_size: int | None = bounded(None, 4, 128)
+    tv_weight: float = bounded(0.0, 0.0, 1e6)
     evolve_options: dict[str, Any] = field(default_factory=dict)
     device: str = "auto"
-    seed: int = 0
+    seed: int = seed_field()
+
+
+def check_inputs(config: RefineRoundsConfig) -> Path:
+    """Check the settings, the first model and the image folders before any folder is made; return the model."""
+    config.validate()
+    model = resolve_faceness_path(config.fitness)
+    load_faceness(model)
+    for spec in (*config.faces, *config.negatives):
+        if not spec.startswith(TORCHVISION_PREFIX):
+            list_files(Path(spec))
+    return model
 
 
 def _score(model_path: Path, image) -> float:
@@ -46,10 +62,17 @@ def _score(model_path: Path, image) -> float:
 
 def refine_rounds(config: RefineRoundsConfig) -> list[dict[str, Any]]:
     """Run the rounds; returns (and writes to OUT/metrics.jsonl) one summary row per round."""
+    model = check_inputs(config)
+    created = not Path(config.out).exists()
     run = RunDir(config.out)
+    run.created = created  # a first call that fails before any round's checkpoint leaves no folder
+    with run.failing():
+        return _run_rounds(config, run, model)
+
+
+def _run_rounds(config: RefineRoundsConfig, run: RunDir, model: Path) -> list[dict[str, Any]]:
     run.write_config(config)
     done = {row["round"]: row for row in run.read_metrics()}
-    model = resolve_faceness_path(config.fitness)
     ga_runs: list[str] = []
     for r in range(config.rounds):
         round_dir = run.path / f"round{r}"

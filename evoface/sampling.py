@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from evoface.core.checkpoints import load_checkpoint
+from evoface.core.configs import RunConfig, bounded, seed_field
 from evoface.core.errors import InputError
+from evoface.decoders import SHIPPED, resolve_decoder_path
+from evoface.latent_genome import latent_checkpoint_images
 from evoface.rendering import genome_side, render
 from neural.sampling import GENERATOR_KINDS, sample_checkpoint
 
@@ -16,7 +20,8 @@ from neural.sampling import GENERATOR_KINDS, sample_checkpoint
 def sample_images(source: str | Path, n: int, seed: int = 0, device: str | torch.device = "cpu") -> np.ndarray:
     """n images (N, H, W, 3) uint8 from ``source``.
 
-    A GAN/VAE checkpoint draws fresh latents (seeded). An evolve run gives its hall of fame first, then the rest of
+    A GAN/VAE checkpoint draws fresh latents (seeded); "gan" and "vae" name the shipped ones (unless a file or folder
+    has that name). An evolve run (pixel or latent) gives its hall of fame first, then the rest of
     its final population, best first (distinct images only), so it may return fewer than n.
     """
     if n < 1:
@@ -24,6 +29,8 @@ def sample_images(source: str | Path, n: int, seed: int = 0, device: str | torch
     path = Path(source)
     if path.is_dir():
         return evolve_run_images(path, n)
+    if not path.exists() and str(source) in SHIPPED:
+        path = resolve_decoder_path(str(source))
     return sample_checkpoint(load_checkpoint(path, GENERATOR_KINDS), n, seed, device, name=str(path))
 
 
@@ -34,9 +41,36 @@ def evolve_checkpoint_images(ckpt: dict, n: int | None = None) -> np.ndarray:
     genes = np.concatenate([ckpt["hof_genes"].numpy(), ckpt["genes"].numpy()[order]])
     _, first = np.unique(genes, axis=0, return_index=True)
     genes = genes[np.sort(first)][:n]
+    if ckpt.get("genome") == "latent":
+        return latent_checkpoint_images(ckpt, genes)
     return render(genes, ckpt.get("image_size") or genome_side(genes.shape[1]))
 
 
 def evolve_run_images(run_dir: Path, n: int) -> np.ndarray:
     """Up to n distinct images of an evolve run: hall of fame, then the final population, best first."""
     return evolve_checkpoint_images(load_checkpoint(Path(run_dir) / "checkpoints" / "last.pt", "evolve"), n)
+
+
+MAX_SAMPLES = 100_000  # 1.2 GB of 64 px images
+
+
+@dataclass
+class SampleConfig(RunConfig):
+    """Every parameter of ``evoface sample``."""
+
+    source: str
+    out: str
+    n: int = bounded(64, 1, MAX_SAMPLES, flag="-n")
+    device: str = "auto"
+    seed: int = seed_field()
+
+
+def sample(config: SampleConfig) -> str:
+    """Draw ``config.n`` images from ``config.source`` and write them to ``config.out``; returns a one-line summary."""
+    from evoface.sample_output import check_out, write_samples
+    from neural.devices import resolve_device
+
+    config.validate()
+    check_out(config.out)
+    images = sample_images(config.source, config.n, seed=config.seed, device=resolve_device(config.device))
+    return write_samples(images, config.out, requested=config.n)

@@ -13,9 +13,11 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from evoface.core.errors import InputError
+from evoface.core.words import plural
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
 MIN_SIZE, MAX_SIZE = 32, 128
+MIN_SOURCE_SIDE = 16  # smaller files (icons, 1x1 trackers) are skipped, not stretched into a "face"
 
 
 @dataclass
@@ -68,6 +70,8 @@ def center_square(img: Image.Image, size: int) -> np.ndarray:
 def load_image(path: Path, size: int) -> np.ndarray:
     """Decode one image file and return its centered square at ``size`` (HWC uint8 RGB)."""
     with Image.open(path) as img:
+        if min(img.size) < MIN_SOURCE_SIDE:
+            raise ValueError(f"{path} is smaller than {MIN_SOURCE_SIDE}x{MIN_SOURCE_SIDE} px")
         img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, still >= size
         return center_square(img, size)
 
@@ -81,7 +85,7 @@ def _try_load(path: Path, size: int) -> np.ndarray | None:
 
 def fingerprint(files: list[Path], size: int) -> str:
     """A key naming these files' paths, sizes and modification times, and the image size."""
-    digest = hashlib.sha256(f"v1|{size}".encode())
+    digest = hashlib.sha256(f"v2|{size}".encode())  # v2: images below MIN_SOURCE_SIDE are skipped
     for path in files:
         stat = path.stat()
         digest.update(f"|{path}|{stat.st_size}|{stat.st_mtime_ns}".encode())
@@ -128,5 +132,6 @@ def _finish(images: np.ndarray, skipped: int, folder: Path, quiet: bool) -> Load
     if len(images) == 0:
         raise InputError(f"no readable images in {folder}")
     if skipped and not quiet:
-        print(f"warning: {folder}: skipped {skipped} file(s) that are not readable images", file=sys.stderr)
+        print(f"warning: {folder}: skipped {plural(skipped, 'file')} that are not readable images or are smaller "
+              f"than {MIN_SOURCE_SIDE}x{MIN_SOURCE_SIDE} px", file=sys.stderr)
     return LoadedImages(images=images, skipped=skipped, source=str(folder))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import time
 from typing import Any, Iterable
 
@@ -32,10 +33,12 @@ class EpochTrainer:
     best_metric = ""  # a metric to minimise for best.pt; empty: the latest epoch is the best
 
     def __init__(self, config: Any, resume: bool):
+        config.validate()
         self.config = config
-        self.run = RunDir(config.out)
-        if not resume and self.run.config_path.exists():
-            raise InputError(f"{self.run.path} already holds a run: pass --resume to continue it, or a new --out")
+        self.run = RunDir.reopen(config.out) if resume else RunDir.unclaimed(config.out)  # claimed once checked
+        if resume and not self.run.has_checkpoint:
+            print(f"{self.run.path} holds no checkpoint yet: starting it again", file=sys.stderr)
+            resume = False
         self.device = resolve_device(config.device)
         rng_state.seed_everything(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)  # the training data's order and augmentation
@@ -43,16 +46,22 @@ class EpochTrainer:
         self.build()
         self.epoch, self.elapsed, self.best, self.best_row, self.bad_epochs = 0, 0.0, math.inf, {}, 0
         if resume:
-            state = load_checkpoint(self.run.checkpoints / "last.pt", self.kind)
-            self.load_state(state)
-            self.generator.set_state(state["data_generator"])
-            rng_state.restore(state["rng"])
+            path = self.run.checkpoints / "last.pt"
+            state = load_checkpoint(path, self.kind, for_resume=True)
+            try:
+                self.load_state(state)
+                self.generator.set_state(state["data_generator"])
+                rng_state.restore(state["rng"])
+            except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+                raise InputError(f"{path} does not match this run's networks or settings ({type(exc).__name__})") \
+                    from None
             self.epoch, self.elapsed, self.best = state["epoch"], state["elapsed"], state["best"]
-            self.best_row, self.bad_epochs = state.get("best_row", {}), state.get("bad_epochs", 0)
+            self.best_row, self.bad_epochs = state["best_row"], state["bad_epochs"]
             self.run.truncate_metrics("epoch", self.epoch)
         else:
-            self.run.write_config(config)
-            self.start()
+            with self.run.begin().failing():
+                self.run.write_config(config)
+                self.start()
 
     # hooks -------------------------------------------------------------------------------------------------
     def load_data(self) -> None:
@@ -137,6 +146,10 @@ class EpochTrainer:
     def train(self) -> dict[str, Any]:
         """Train until the epochs, the time limit or the patience run out, or Ctrl-C; returns the last epoch's row
         with the epoch and run directory."""
+        with self.run.held():  # a start that fails before its first checkpoint leaves no folder behind
+            return self._train()
+
+    def _train(self) -> dict[str, Any]:
         print(self.describe())
         last_row: dict[str, Any] = {}
         with StopRequest() as stop:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def inception_model(weights: str | os.PathLike | None = None, allow_download: bo
     """
     from pytorch_fid.inception import InceptionV3
 
-    previous_hub = torch.hub.get_dir()
+    previous_hub, hub = torch.hub.get_dir(), None
     try:
         if weights is not None:
             weights = Path(weights).resolve()
@@ -48,10 +49,14 @@ def inception_model(weights: str | os.PathLike | None = None, allow_download: bo
                              f"{FID_WEIGHTS_NAME} into {_hub_checkpoint().parent}")
         try:
             model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[FEATURE_DIM]])
-        except (RuntimeError, OSError, KeyError) as exc:
-            raise InputError(f"cannot load the FID Inception weights: {str(exc).splitlines()[0][:200]}") from None
+        except Exception:  # a garbage file raises unpickling errors of many types
+            source = weights or _hub_checkpoint()
+            raise InputError(f"cannot load the FID Inception weights: {source} is not the FID Inception state dict "
+                             f"({FID_WEIGHTS_NAME})") from None
     finally:
         torch.hub.set_dir(previous_hub)
+        if hub is not None:
+            shutil.rmtree(hub, ignore_errors=True)
     return model.eval().to(device)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from evoface.core.configs import RunConfig, bounded, seed_field
 from evoface.core.errors import InputError
 from evoface.core.plots import plot_series
 from fitness_data.sources import oversample
@@ -25,28 +26,33 @@ TRAIN_KIND = "faceness-train"
 
 
 @dataclass
-class FitnessTrainConfig:
+class FitnessTrainConfig(RunConfig):
     """Every parameter of one ``evoface train-fitness`` run."""
+
+    kind = TRAIN_KIND
+    command = "train-fitness"
+    resume_changeable = ("epochs", "time_limit", "patience", "device")
 
     faces: list[str]
     negatives: list[str]
     out: str
-    size: int = 64
-    epochs: int = 30
-    batch_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    val_fraction: float = 0.1
-    patience: int = 5
-    seed: int = 0
+    size: int = bounded(64, 32, 128)
+    epochs: int = bounded(30, 1, 1_000_000)
+    batch_size: int = bounded(128, 1, 65_536)
+    lr: float = bounded(1e-3, 0.0, 10.0, low_open=True)
+    weight_decay: float = bounded(1e-4, 0.0, 1.0)
+    val_fraction: float = bounded(0.1, 0.0, 0.9, low_open=True)
+    patience: int = bounded(5, 1, 1_000_000)
+    seed: int = seed_field()
     device: str = "auto"
-    max_images: int | None = None        # per source, a seeded random subset
-    time_limit: float | None = None      # seconds of training in total, across resumes, checked after each epoch
-    width: int = 16
+    max_images: int | None = bounded(None, 1, 10**9)  # per source, a seeded random subset
+    time_limit: float | None = bounded(None, 0.0, 1e8, low_open=True)  # seconds of training in total, across
+    # resumes, checked after each epoch
+    width: int = bounded(16, 4, 128)
     flip: bool = True
-    crop_scale: float = 0.85
-    rotate_degrees: float = 8.0
-    perspective: float = 0.06
+    crop_scale: float = bounded(0.85, 0.3, 1.0)
+    rotate_degrees: float = bounded(8.0, 0.0, 45.0, flag="--rotate")
+    perspective: float = bounded(0.06, 0.0, 0.5)
     init: str | None = None              # start from this faceness checkpoint (fine-tuning)
     extra_negatives: list[str] = field(default_factory=list)  # GA images added as non-faces, oversampled to >= 10%
     download: bool = False

@@ -11,6 +11,7 @@ import torch
 from torch.nn import functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from evoface.core.configs import bounded
 from evoface.core.errors import InputError
 from evoface.core.plots import plot_series
 from neural.dcgan import DcganConfig, Discriminator, Generator
@@ -27,20 +28,23 @@ LOSSES = ("bce", "lsgan", "hinge")
 
 @dataclass
 class GanTrainConfig(GenerativeConfig):
-    nz: int = 100
-    ngf: int = 64
-    ndf: int = 64
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    loss: str = "bce"
-    label_smoothing: float = 0.0   # one-sided: real targets are 1 - this
-    label_flip: float = 0.0        # probability of swapping real/fake targets for the discriminator
-    instance_noise: float = 0.0    # std of Gaussian noise added to D's inputs, annealed linearly to 0
-    d_dropout: float = 0.0
-    g_ema: float = 0.0             # decay of an exponential moving average of G's weights, used for sampling (0: off)
+    kind = "gan"
+    command = "train-gan"
+    resume_changeable = (*GenerativeConfig.resume_changeable, "g_ema")
 
-    resume_overrides = (*GenerativeConfig.resume_overrides, "g_ema")
+    nz: int = bounded(100, 1, 4096)
+    ngf: int = bounded(64, 1, 1024)
+    ndf: int = bounded(64, 1, 1024)
+    lr_g: float = bounded(2e-4, 0.0, 10.0, low_open=True)
+    lr_d: float = bounded(2e-4, 0.0, 10.0, low_open=True)
+    beta1: float = bounded(0.5, 0.0, 1.0, high_open=True)
+    loss: str = bounded("bce", choices=LOSSES)
+    label_smoothing: float = bounded(0.0, 0.0, 0.5)  # one-sided: real targets are 1 - this
+    label_flip: float = bounded(0.0, 0.0, 0.5)       # probability of swapping real/fake targets for the discriminator
+    instance_noise: float = bounded(0.0, 0.0, 10.0)  # std of Gaussian noise added to D's inputs, annealed to 0
+    d_dropout: float = bounded(0.0, 0.0, 0.9)
+    g_ema: float = bounded(0.0, 0.0, 1.0, high_open=True)  # decay of a moving average of G's weights, used for
+    # sampling (0: off)
 
     @property
     def model_config(self) -> DcganConfig:
@@ -125,7 +129,7 @@ class DcganTrainer(GenerativeTrainer):
 
     def load_state(self, state: dict[str, Any]) -> None:
         # "generator" holds the sampling weights (the average, if any); runs from before G-EMA have only that
-        self.net_g.load_state_dict(state.get("trained_generator", state["generator"]))
+        self.net_g.load_state_dict(state["trained_generator"])
         if self.ema is not None:  # a run resumed with G-EMA newly on starts the average at the trained weights
             self.ema.module.load_state_dict(state["generator"])
             self.ema.n_averaged.fill_(1)  # further updates average rather than copy

@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from evoface.core.configs import RunConfig, bounded, seed_field
 from evoface.core.errors import InputError
+from evoface.core.words import plural
 from evoface.core.plots import image_grid, save_png
 from fitness_data.augment import AugmentConfig, augment
 from fitness_data.batches import split, to_nchw
@@ -24,29 +26,35 @@ HOLDOUT_FOLDER = "holdout"
 
 
 @dataclass
-class GenerativeConfig:
+class GenerativeConfig(RunConfig):
     """Parameters every generative baseline shares."""
 
-    resume_overrides = ("epochs", "time_limit")  # the settings a resumed run may change (a class constant)
+    resume_changeable = ("epochs", "time_limit", "device")
 
     data: list[str]
     out: str
-    size: int = 64
-    epochs: int = 25
-    batch_size: int = 128
-    time_limit: float | None = None     # seconds of training in total, across resumes, checked after each epoch
-    holdout: float = 0.0                # share of images kept out of training (saved as PNGs, used for FID)
-    max_images: int | None = None
+    size: int = bounded(64, choices=(32, 64, 128))
+    epochs: int = bounded(25, 1, 1_000_000)
+    batch_size: int = bounded(128, 1, 65_536)
+    time_limit: float | None = bounded(None, 0.0, 1e8, low_open=True)  # seconds of training in total, across
+    # resumes, checked after each epoch
+    holdout: float = bounded(0.0, 0.0, 0.5)  # share of images kept out of training (saved as PNGs, used for FID)
+    max_images: int | None = bounded(None, 1, 10**9)
     flip: bool = True
-    crop_scale: float = 1.0
-    rotate_degrees: float = 0.0
-    perspective: float = 0.0
-    fid_every: int = 0                  # FID against the held-out images every N epochs (0 = never)
-    fid_samples: int = 500
+    crop_scale: float = bounded(1.0, 0.3, 1.0)
+    rotate_degrees: float = bounded(0.0, 0.0, 45.0, flag="--rotate")
+    perspective: float = bounded(0.0, 0.0, 0.5)
+    fid_every: int = bounded(0, 0, 1_000_000)  # FID against the held-out images every N epochs (0 = never)
+    fid_samples: int = bounded(500, 2, 100_000)
     inception_weights: str | None = None
     download: bool = False
     device: str = "auto"
-    seed: int = 0
+    seed: int = seed_field()
+
+    def validate(self) -> None:
+        super().validate()
+        if self.fid_every and not self.holdout:
+            raise InputError("--fid-every needs --holdout > 0: FID is measured against the held-out images")
 
     @property
     def augmentation(self) -> AugmentConfig:
@@ -103,9 +111,15 @@ class GenerativeTrainer(EpochTrainer):
                               seed=config.seed)
         train, held = split(images, config.holdout, config.seed) if config.holdout > 0 else (images, images[:0])
         if len(train) < config.batch_size:
-            raise InputError(f"only {len(train)} training images, fewer than one batch of {config.batch_size}")
+            raise InputError(f"only {plural(len(train), 'training image')}, fewer than --batch-size "
+                             f"{config.batch_size}: lower --batch-size or add images")
         self.train_images, self.holdout_images = to_nchw(train), held
-        self._inception = None
+        self._inception = self._inception_model() if config.fid_every else None  # bad weights: an error now
+
+    def _inception_model(self):
+        from neural.fid import inception_model
+
+        return inception_model(self.config.inception_weights, self.config.download, self.device)
 
     def start(self) -> None:
         if len(self.holdout_images):
@@ -143,10 +157,10 @@ class GenerativeTrainer(EpochTrainer):
             row["fid"] = self.fid()
 
     def fid(self) -> float:
-        from neural.fid import cached_features, frechet_distance, inception_features, inception_model
+        from neural.fid import cached_features, frechet_distance, inception_features
 
         if self._inception is None:
-            self._inception = inception_model(self.config.inception_weights, self.config.download, self.device)
+            self._inception = self._inception_model()
         real = cached_features(self._inception, self.holdout_images, self.run.path / "cache",
                                f"holdout|{len(self.holdout_images)}")
         fake = inception_features(self._inception, self.sample(self.config.fid_samples))

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from evoface.core.configs import bounded
 from evoface.core.errors import InputError
 from evoface.core.plots import plot_series
 from fitness_data.batches import to_nchw
@@ -18,11 +19,14 @@ from neural.vae import Vae, VaeConfig, vae_loss
 
 @dataclass
 class VaeTrainConfig(GenerativeConfig):
-    latent: int = 150
-    width: int = 32
-    lr: float = 1e-3
-    beta: float = 1.0
-    kl_warmup: int = 0    # epochs over which beta rises linearly from 0
+    kind = "vae"
+    command = "train-vae"
+
+    latent: int = bounded(150, 1, 4096)
+    width: int = bounded(32, 4, 1024)
+    lr: float = bounded(1e-3, 0.0, 10.0, low_open=True)
+    beta: float = bounded(1.0, 0.0, 1e6)
+    kl_warmup: int = bounded(0, 0, 1_000_000)  # epochs over which beta rises linearly from 0
 
     @property
     def model_config(self) -> VaeConfig:

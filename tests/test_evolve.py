@@ -7,7 +7,7 @@ import torch
 from cli import main
 from evoface.core.checkpoints import load_checkpoint
 from evoface.evolve import EvolveConfig, evolve, resume_config
-from tests.test_cli_errors import assert_one_line_error, run_cli
+from tests.conftest import assert_one_line_error, run_cli
 
 
 def config(out, **overrides) -> EvolveConfig:
@@ -51,8 +51,8 @@ def test_a_checkpoint_from_before_the_seed_stream_resumes(tmp_path):
     evolve(config(tmp_path / "run", generations=8))
     path = tmp_path / "run" / "checkpoints" / "last.pt"
     ckpt = load_checkpoint(path, "evolve")
-    del ckpt["seed_stream"], ckpt["elites_first"]  # as written by evoface 0.1: operators drew from numpy, and the
-    # elites were copied to the first rows every generation
+    del ckpt["seed_stream"], ckpt["elites_first"], ckpt["format"], ckpt["evoface_version"]  # as written by
+    # evoface 0.1 (no format number): operators drew from numpy, and the elites were copied to the first rows
     torch.save(ckpt, path)
     summary = evolve(resume_config(tmp_path / "run", generations=12), resume=True)
     assert summary["generation"] == 12

@@ -1,34 +1,181 @@
-"""The run-directory shape every command writes: config.json, metrics.jsonl, checkpoints/, samples/, plots/."""
+"""The run-directory shape every command writes: config.json, metrics.jsonl, checkpoints/, samples/, plots/.
+
+A run folder is claimed by one process at a time (a ``.lock`` file naming its pid; a dead process's lock is stale).
+A new run claims its folder only after its inputs are checked, and a folder that holds no checkpoint yet (a start
+that failed or was killed) can always be started again; a failed start removes the folder it created.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import shutil
+import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, TypeVar
+from typing import Any, Iterable, Iterator, TypeVar
 
-from evoface.core.errors import InputError
+from evoface.core.errors import InputError, WriteError
+from evoface.core.words import plural
 
 ConfigT = TypeVar("ConfigT")
+LOCK = ".lock"
+SKELETON = ("checkpoints", "samples", "plots")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class RunDir:
-    """One run's output folder. Creating it checks that it is writable."""
+    """One run's output folder. ``RunDir(path)`` creates it (checking it is writable); ``create=False`` opens an
+    existing run. ``claim`` (a new run) and ``reopen`` (a resumed one) also lock it for this process."""
 
-    def __init__(self, path: str | os.PathLike, create: bool = True):
+    def __init__(self, path: str | os.PathLike, create: bool | None = True):
         self.path = Path(path)
+        self.created = False  # whether this process made the folder (a failed start then removes it)
+        self._locked = False
         if create:
+            self._make_skeleton()
+        elif create is not None and not self.config_path.is_file():
+            raise InputError(f"{self.path} is not a run directory (no config.json)")
+
+    def _make_skeleton(self) -> None:
+        try:
+            for sub in SKELETON:
+                (self.path / sub).mkdir(parents=True, exist_ok=True)
+            probe = self.path / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise InputError(f"cannot write to output folder {self.path}: {exc.strerror or exc}") from None
+
+    # claiming ----------------------------------------------------------------------------------------------
+    @property
+    def has_checkpoint(self) -> bool:
+        return (self.checkpoints / "last.pt").is_file()
+
+    @staticmethod
+    def check_free(path: str | os.PathLike) -> None:
+        """InputError unless ``path`` may hold a new run: absent, empty, or a run without a checkpoint yet."""
+        run = RunDir(path, create=None)
+        if run.path.exists() and not run.path.is_dir():
+            raise InputError(f"--out {run.path} is a file, not a folder")
+        if run.has_checkpoint:
+            raise InputError(f"{run.path} already holds a run: pass --resume {run.path} to continue it, "
+                             f"or choose a new --out")
+        if run.path.is_dir() and not run.config_path.is_file() and any(
+                p.name != LOCK for p in run.path.iterdir()):
+            raise InputError(f"{run.path} is a folder that holds no evoface run: choose a new --out")
+
+    @classmethod
+    def unclaimed(cls, path: str | os.PathLike) -> "RunDir":
+        """The folder a new run will claim with ``begin`` once its inputs are checked (InputError if not free)."""
+        cls.check_free(path)
+        return cls(path, create=None)
+
+    @classmethod
+    def claim(cls, path: str | os.PathLike) -> "RunDir":
+        return cls.unclaimed(path).begin()
+
+    def begin(self) -> "RunDir":
+        """Create (or, unless this process holds it already, lock) the folder of a new run, clear what a start that
+        never reached a checkpoint left there, and lay out the run-directory shape."""
+        if not self._locked:
             try:
-                for sub in ("checkpoints", "samples", "plots"):
-                    (self.path / sub).mkdir(parents=True, exist_ok=True)
-                probe = self.path / ".write-test"
-                probe.write_text("")
-                probe.unlink()
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.path.mkdir()
+                self.created = True
+            except FileExistsError:
+                pass
             except OSError as exc:
                 raise InputError(f"cannot write to output folder {self.path}: {exc.strerror or exc}") from None
-        elif not (self.path / "config.json").is_file():
-            raise InputError(f"{self.path} is not a run directory (no config.json)")
+            self.lock()
+        try:
+            self.check_free(self.path)  # again, under the lock
+            self.clear()
+            self._make_skeleton()
+        except BaseException:
+            self.abandon()
+            raise
+        return self
+
+    @classmethod
+    def reopen(cls, path: str | os.PathLike) -> "RunDir":
+        """Lock an existing run to continue it, removing temporary files a killed write left behind."""
+        run = cls(path, create=False)
+        run.lock()
+        for stale in [*run.checkpoints.glob("*.tmp"), run.path / "metrics.jsonl.tmp"]:
+            stale.unlink(missing_ok=True)
+        run._make_skeleton()
+        return run
+
+    def lock(self) -> None:
+        path = self.path / LOCK
+        for _ in range(3):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                try:
+                    pid = int(path.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and pid != os.getpid() and _alive(pid):
+                    raise InputError(f"{self.path} is in use by process {pid}") from None
+                path.unlink(missing_ok=True)  # its process is gone (or it is this one): a stale lock
+                continue
+            except OSError as exc:
+                raise InputError(f"cannot write to output folder {self.path}: {exc.strerror or exc}") from None
+            with os.fdopen(fd, "w") as handle:
+                handle.write(str(os.getpid()))
+            self._locked = True
+            return
+        raise InputError(f"cannot lock {self.path}")
+
+    def release(self) -> None:
+        if self._locked:
+            (self.path / LOCK).unlink(missing_ok=True)
+            self._locked = False
+
+    def clear(self) -> None:
+        """Remove everything but the lock: what a start that never reached a checkpoint left."""
+        for child in self.path.iterdir():
+            if child.name != LOCK:
+                shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+
+    def abandon(self) -> None:
+        """After a failure: remove the folder if this process made it and no checkpoint lies below; else unlock."""
+        if self.created and not any(self.path.rglob("last.pt")):
+            shutil.rmtree(self.path, ignore_errors=True)
+            self._locked = False
+        self.release()
+
+    @contextmanager
+    def failing(self) -> Iterator["RunDir"]:
+        """On an exception, ``abandon`` (a start that failed leaves nothing behind) and re-raise."""
+        try:
+            yield self
+        except BaseException:
+            self.abandon()
+            raise
+
+    @contextmanager
+    def held(self) -> Iterator["RunDir"]:
+        """Like ``failing``, and unlock at the end."""
+        with self.failing():
+            yield self
+        self.release()
+
+    def write_error(self, exc: OSError, path: Path) -> WriteError:
+        kept = "the last checkpoint is intact" if self.has_checkpoint else "no checkpoint was written yet"
+        return WriteError(f"cannot write {path}: {exc.strerror or exc}; {kept}")
 
     @property
     def config_path(self) -> Path:
@@ -51,32 +198,69 @@ class RunDir:
         return self.path / "plots"
 
     def write_config(self, config: Any) -> None:
+        """config.json: every field, plus the run's ``kind`` when the config declares one."""
         data = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
-        self.config_path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        if getattr(config, "kind", ""):
+            data["kind"] = config.kind
+        try:
+            self.config_path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise self.write_error(exc, self.config_path) from None
+
+    def read_stored_config(self) -> dict[str, Any]:
+        """config.json as a dict; InputError when it cannot be read or is not a JSON object."""
+        try:
+            data = json.loads(self.config_path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"cannot read {self.config_path}: {exc}") from None
+        if not isinstance(data, dict):
+            raise InputError(f"{self.config_path} is not a run's config (not a JSON object)")
+        return data
 
     def read_config(self, config_type: type[ConfigT]) -> ConfigT:
         """Read config.json back into ``config_type``, ignoring keys it does not know."""
-        try:
-            data = json.loads(self.config_path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"cannot read {self.config_path}: {exc}") from None
         names = {f.name for f in dataclasses.fields(config_type)}
-        return config_type(**{k: v for k, v in data.items() if k in names})
+        try:
+            return config_type(**{k: v for k, v in self.read_stored_config().items() if k in names})
+        except TypeError as exc:
+            raise InputError(f"{self.config_path} is not a {config_type.__name__}: {exc}") from None
 
     def append_metrics(self, rows: Iterable[dict[str, Any]]) -> None:
-        with self.metrics_path.open("a") as handle:
-            for row in rows:
-                handle.write(json.dumps(row) + "\n")
+        try:
+            with self.metrics_path.open("a") as handle:
+                for row in rows:
+                    handle.write(json.dumps(row) + "\n")
+        except OSError as exc:
+            raise self.write_error(exc, self.metrics_path) from None
 
     def read_metrics(self) -> list[dict[str, Any]]:
+        """The rows of metrics.jsonl; unreadable lines (a crash mid-write leaves a partial last one) are dropped
+        with a warning."""
         if not self.metrics_path.is_file():
             return []
-        with self.metrics_path.open() as handle:
-            return [json.loads(line) for line in handle if line.strip()]
+        rows, bad = [], 0
+        for line in self.metrics_path.read_text(errors="replace").splitlines():
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                row = None
+            if isinstance(row, dict):
+                rows.append(row)
+            else:
+                bad += 1
+        if bad:
+            print(f"warning: {self.metrics_path}: dropped {plural(bad, 'unreadable line')} (a partial last line is "
+                  f"what a crash mid-write leaves)", file=sys.stderr)
+        return rows
 
     def truncate_metrics(self, key: str, last: int) -> None:
         """Drop metric rows whose ``key`` is beyond ``last``: what a resumed run will write again."""
         kept = [row for row in self.read_metrics() if row.get(key, 0) <= last]
         tmp = self.metrics_path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(json.dumps(row) + "\n" for row in kept))
-        os.replace(tmp, self.metrics_path)
+        try:
+            tmp.write_text("".join(json.dumps(row) + "\n" for row in kept))
+            os.replace(tmp, self.metrics_path)
+        except OSError as exc:
+            raise self.write_error(exc, self.metrics_path) from None
