@@ -93,6 +93,7 @@ def test_a_session_advances_undoes_saves_and_resumes_in_its_run_directory(tmp_pa
         state = client.post("/api/next", json={**ref(state), "chosen": chosen, "closest": chosen[-1],
                                                "strength": 0.5, "blend": 0.2}).get_json()
     assert state["generation"] == 3 and len(state["history"]) == 3 and state["choice"]["strength"] == 0.5
+    assert [face["origin"] for face in state["faces"]] == ["kept"] * 3 + ["child"] * 7 + ["fresh"] * 2
     state = client.post("/api/undo", json=ref(state)).get_json()
     assert state["generation"] == 2 and len(state["history"]) == 2
     assert state["choice"]["chosen"] == [1, 3, 4] and state["choice"]["closest"] == 4  # the choice made on it

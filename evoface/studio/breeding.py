@@ -35,6 +35,13 @@ def favourite(choice: Choice, fitness: np.ndarray) -> int:
     return max(choice.chosen, key=lambda face: fitness[face])  # max keeps the first chosen among ties
 
 
+def grid_origins(n: int, q: int, fresh: int) -> list[str]:
+    """Where each face of a bred grid of n comes from: the q chosen ("kept"), "child", or ``fresh`` new ones
+    ("fresh"; fewer when the chosen leave no room)."""
+    n_fresh = min(fresh, n - q)
+    return ["kept"] * q + ["child"] * (n - q - n_fresh) + ["fresh"] * n_fresh
+
+
 def breed(genome, genes: np.ndarray, faceness: np.ndarray, choice: Choice, fresh: int,
           seeds: SeedStream) -> np.ndarray:
     """The next grid, as many faces as ``genes``: the chosen faces unchanged (q-elitism with q = the number chosen),
@@ -45,8 +52,8 @@ def breed(genome, genes: np.ndarray, faceness: np.ndarray, choice: Choice, fresh
     """
     n, q = len(genes), len(choice.chosen)
     fitness = blended_fitness(n, choice.chosen, faceness, choice.blend)
-    n_fresh = min(fresh, n - q)
-    n_children = n - q - n_fresh
+    origins = grid_origins(n, q, fresh)
+    n_fresh, n_children = origins.count("fresh"), origins.count("child")
     children = np.empty((n_children + n_children % 2, genes.shape[1]), genes.dtype)  # crossover works in pairs
     if n_children:
         rows = sel_truncation(fitness, len(children), q, seeds)

@@ -22,7 +22,7 @@ from evoface.core.plots import image_grid, save_png
 from evoface.core.rundir import RunDir
 from evoface.ga.seed_stream import SeedStream
 from evoface.scoring import BatchScorer
-from evoface.studio.breeding import Choice, blended_fitness, breed, favourite
+from evoface.studio.breeding import Choice, blended_fitness, breed, favourite, grid_origins
 from evoface.studio.genomes import GENOMES, SHIPPED_DECODER, make_genome
 from evoface.studio.images import png_bytes, png_data_uri
 from neural.faceness_store import load_faceness
@@ -83,15 +83,17 @@ class Grid:
     genes: np.ndarray
     faceness: np.ndarray
     choice: Choice
+    origins: list[str]   # per face: "kept" (chosen last time), "child", "fresh" or "random" (the first grid)
 
     def to_checkpoint(self) -> dict[str, Any]:
         return {"number": self.number, "version": self.version, "genes": torch.from_numpy(self.genes),
-                "faceness": torch.from_numpy(self.faceness), "choice": dataclasses.asdict(self.choice)}
+                "faceness": torch.from_numpy(self.faceness), "choice": dataclasses.asdict(self.choice),
+                "origins": self.origins}
 
     @classmethod
     def from_checkpoint(cls, data: dict[str, Any]) -> Grid:
         return cls(data["number"], data["version"], data["genes"].numpy().copy(), data["faceness"].numpy().copy(),
-                   Choice(**data["choice"]))
+                   Choice(**data["choice"]), data["origins"])
 
 
 @dataclass
@@ -146,7 +148,7 @@ class StudioSession:
             self.seeds = SeedStream.from_generator(np.random.default_rng(config.seed))
             self.next_version, self.undo, self.history = 0, [], []
             self.grid = self._new_grid(0, self.genome.random(config.grid, self.seeds),
-                                       Choice([], None, config.strength, config.blend))
+                                       Choice([], None, config.strength, config.blend), ["random"] * config.grid)
             self.run.write_config(config)
             self._save()
 
@@ -190,10 +192,10 @@ class StudioSession:
                      "history_genes": torch.from_numpy(history_genes), "config": dataclasses.asdict(self.config)},
                     self.checkpoint_path)
 
-    def _new_grid(self, number: int, genes: np.ndarray, choice: Choice) -> Grid:
+    def _new_grid(self, number: int, genes: np.ndarray, choice: Choice, origins: list[str]) -> Grid:
         images = self.genome.images(genes)
         faceness = self.scorer(np.ascontiguousarray(images.reshape(len(images), -1)))
-        grid = Grid(number, self.next_version, genes, faceness, choice)
+        grid = Grid(number, self.next_version, genes, faceness, choice, origins)
         self.next_version += 1
         self._uris[grid.version] = [png_data_uri(image) for image in images]
         save_png(image_grid(images, columns=8, scale=2), self.run.samples / f"generation_{number:04d}.png",
@@ -218,8 +220,9 @@ class StudioSession:
             return {
                 "run": str(self.run.path), "genome": self.genome.kind, "image_size": self.genome.image_size,
                 "generation": grid.number, "version": grid.version, "can_undo": bool(self.undo),
-                "faces": [{"id": i, "src": src, "faceness": round(float(score), 4)}
-                          for i, (src, score) in enumerate(zip(self._uris_of(grid), grid.faceness))],
+                "faces": [{"id": i, "src": src, "faceness": round(float(score), 4), "origin": origin}
+                          for i, (src, score, origin) in enumerate(zip(self._uris_of(grid), grid.faceness,
+                                                                       grid.origins))],
                 "choice": dataclasses.asdict(grid.choice),
                 "history": [{"generation": fav.generation, "face": fav.face, "src": fav.src} for fav in self.history],
                 "note": self.note,
@@ -267,7 +270,8 @@ class StudioSession:
             fitness = blended_fitness(len(old.genes), choice.chosen, old.faceness, choice.blend)
             best = favourite(choice, fitness)
             genes = breed(self.genome, old.genes, old.faceness, choice, self.config.fresh, self.seeds)
-            self.grid = self._new_grid(old.number + 1, genes, Choice([], None, choice.strength, choice.blend))
+            self.grid = self._new_grid(old.number + 1, genes, Choice([], None, choice.strength, choice.blend),
+                                       grid_origins(len(genes), len(choice.chosen), self.config.fresh))
             self.undo = (self.undo + [old])[-self.config.undo_depth:]
             self._uris = {grid.version: self._uris[grid.version] for grid in (self.grid, *self.undo)
                           if grid.version in self._uris}

@@ -59,6 +59,15 @@ function faceCard(face) {
   const caption = document.createElement("figcaption");
   const label = document.createElement("span");
   label.textContent = `#${face.id} \u00b7 ${face.faceness.toFixed(2)}`;
+  label.title = "the CNN's faceness";
+  card.classList.add(face.origin);
+  if (face.origin === "kept" || face.origin === "fresh") {
+    const tag = document.createElement("span");
+    tag.className = "origin";
+    tag.textContent = face.origin === "kept" ? "kept" : "new";
+    tag.title = face.origin === "kept" ? "chosen last time, kept unchanged" : "a fresh random face, for variety";
+    card.append(tag);
+  }
   const closest = document.createElement("button");
   closest.className = "closest";
   closest.title = "closest to what you look for";
