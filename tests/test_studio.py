@@ -175,6 +175,8 @@ def test_host_warning():
     (["--fresh", "16"], "--fresh must be in [0, grid)"),
     (["--genome", "pixel", "--decoder", "gan"], "--decoder is for the latent genome"),
     (["--port", "70000"], "--port must be in"),
+    (["--fitness", "/no/such/model.pt"], "checkpoint not found"),
+    (["--decoder", "/no/such/gan.pt"], "checkpoint not found"),
 ])
 def test_studio_cli_bad_options(tmp_path, capsys, args, fragment):
     with pytest.raises(SystemExit) as exit_info:

@@ -199,6 +199,7 @@ def test_studio_in_a_real_browser(browser, tmp_path):
     metrics = (run / "metrics.jsonl").read_text().splitlines()
     assert [row.count('"action": "next"') for row in metrics] == [1, 1, 1, 0, 1]
     assert os.path.getsize(run / "checkpoints" / "last.pt") > 0
+    assert Image.open(run / "plots" / "faceness.png").size[0] > 300  # written when the server stopped
 
 
 @pytest.mark.skipif(not SHIPPED_GAN.is_file(),

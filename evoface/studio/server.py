@@ -58,6 +58,7 @@ def serve(session: StudioSession, echo: Callable[..., None] | None = None) -> No
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         server.server_close()
+    session.write_plot()
     echo(f"stopped at generation {session.grid.number}; every choice is in {session.run.path}")
 
 

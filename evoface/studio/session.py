@@ -11,6 +11,7 @@ import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ import torch
 
 from evoface.core.checkpoints import load_checkpoint, save_atomic
 from evoface.core.errors import InputError
-from evoface.core.plots import image_grid, save_png
+from evoface.core.plots import image_grid, plot_series, save_png
 from evoface.core.rundir import RunDir
 from evoface.ga.seed_stream import SeedStream
 from evoface.scoring import BatchScorer
@@ -298,6 +299,16 @@ class StudioSession:
                                       "back_to": self.grid.number}])
             self._save()
             return self.state()
+
+    def write_plot(self) -> Path | None:
+        """plots/faceness.png: the CNN faceness of the chosen faces and the grid's best, by generation (does the
+        person choose what the CNN calls a face?); None before the first generation was bred."""
+        with self.lock:
+            rows = [row for row in self.run.read_metrics() if row.get("action") == "next"]
+            if not rows:
+                return None
+            return plot_series(rows, "generation", ["faceness_chosen_mean", "faceness_max"],
+                               self.run.plots / "faceness.png", "studio: CNN faceness of the chosen faces", "faceness")
 
     def face_png(self, version: int, face: int) -> tuple[bytes, str]:
         """(PNG bytes at the decoder's full size, a file name) of a face of the current grid or one undo keeps."""
