@@ -9,7 +9,6 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from evoface.core.allocator import keep_large_blocks_on_heap
 from evoface.core.errors import InputError
 from evoface.rendering import gaussian_blur, genes_to_tensor, total_variation
 from neural.faceness import FacenessNet
@@ -92,7 +91,6 @@ class BatchScorer:
         self.precision = resolve_precision(precision, device)
         self.models = [at_precision(fuse_for_inference(m).to(device, memory_format=torch.channels_last), device,
                                     self.precision) for m in models]
-        keep_large_blocks_on_heap()  # the GA's hot loop allocates the same large tensors every generation
         self.plain = genome_size in (None, self.size) and not tv_weight and not blur_sigma
         if precision == "auto" and self.precision != "fp32" and not keeps_ranking(self, self.ranking_probe()):
             self.precision = "fp32"

@@ -11,8 +11,7 @@ from neural.generative_training import decode_latents
 from evoface.sampling import sample_images
 from neural.vae import Vae, VaeConfig
 from neural.vae_training import VaeTrainConfig, VaeTrainer
-from tests.conftest import CELEBA
-from tests.test_cli_errors import assert_one_line_error, run_cli
+from tests.conftest import FACES, assert_one_line_error, run_cli
 
 
 @pytest.mark.parametrize("size", [32, 64, 128])
@@ -26,14 +25,14 @@ def test_output_shapes_at_each_size(size):
 
 
 def gan_config(out, **overrides):
-    options = dict(data=[str(CELEBA)], out=str(out), size=32, max_images=96, batch_size=32, epochs=1, ngf=16,
+    options = dict(data=[str(FACES)], out=str(out), size=32, max_images=96, batch_size=32, epochs=1, ngf=16,
                    ndf=16, device="cpu", seed=1)
     options.update(overrides)
     return GanTrainConfig(**options)
 
 
 def vae_config(out, **overrides):
-    options = dict(data=[str(CELEBA)], out=str(out), size=32, max_images=200, batch_size=32, epochs=1, width=16,
+    options = dict(data=[str(FACES)], out=str(out), size=32, max_images=200, batch_size=32, epochs=1, width=16,
                    device="cpu", seed=1)
     options.update(overrides)
     return VaeTrainConfig(**options)
@@ -143,7 +142,7 @@ def test_sample_from_an_evolve_run(tmp_path, capsys):
 
 
 def test_baseline_cli_errors(tmp_path, capsys):
-    code, err = run_cli(["train-vae", "--data", str(CELEBA), "--max-images", "10", "--batch-size", "64",
+    code, err = run_cli(["train-vae", "--data", str(FACES), "--max-images", "10", "--batch-size", "64",
                          "--out", str(tmp_path / "v")], capsys)
     assert_one_line_error(code, err, "fewer than one batch")
     fit = tmp_path / "fit.pt"
@@ -156,7 +155,7 @@ def test_baseline_cli_errors(tmp_path, capsys):
 
 def test_resume_keeps_stored_epochs_unless_given(tmp_path, capsys):
     out = tmp_path / "vae"
-    base = ["--data", str(CELEBA), "--size", "32", "--max-images", "64", "--batch-size", "32", "--width", "8",
+    base = ["--data", str(FACES), "--size", "32", "--max-images", "64", "--batch-size", "32", "--width", "8",
             "--device", "cpu"]
     code, _ = run_cli(["train-vae", *base, "--epochs", "3", "--time-limit", "1s", "--out", str(out)], capsys)
     assert code == 0

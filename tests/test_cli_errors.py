@@ -6,26 +6,11 @@ import sys
 import pytest
 import torch
 
-from cli import main
-from tests.conftest import CELEBA, CIFAR10
-
-
-def run_cli(args, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    err = capsys.readouterr().err.strip()
-    return exit_info.value.code, err
-
-
-def assert_one_line_error(code, err, fragment):
-    assert code == 2
-    assert len(err.splitlines()) == 1 and err.startswith("error:"), err
-    assert fragment in err, err
-    assert "Traceback" not in err
+from tests.conftest import FACES, NON_FACES, assert_one_line_error, run_cli
 
 
 def test_train_fitness_missing_folder(tmp_path, capsys):
-    code, err = run_cli(["train-fitness", "--faces", str(tmp_path / "nope"), "--negatives", str(CIFAR10),
+    code, err = run_cli(["train-fitness", "--faces", str(tmp_path / "nope"), "--negatives", str(NON_FACES),
                          "--out", str(tmp_path / "run")], capsys)
     assert_one_line_error(code, err, "folder not found")
 
@@ -35,7 +20,7 @@ def test_train_fitness_empty_and_non_image_folders(tmp_path, capsys):
     (tmp_path / "text").mkdir()
     (tmp_path / "text" / "readme.txt").write_text("hi")
     for folder in ("empty", "text"):
-        code, err = run_cli(["train-fitness", "--faces", str(tmp_path / folder), "--negatives", str(CIFAR10),
+        code, err = run_cli(["train-fitness", "--faces", str(tmp_path / folder), "--negatives", str(NON_FACES),
                              "--out", str(tmp_path / f"run-{folder}")], capsys)
         assert_one_line_error(code, err, "no readable images")
 
@@ -43,13 +28,13 @@ def test_train_fitness_empty_and_non_image_folders(tmp_path, capsys):
 def test_train_fitness_unwritable_out(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    code, err = run_cli(["train-fitness", "--faces", str(CELEBA), "--negatives", str(CIFAR10),
+    code, err = run_cli(["train-fitness", "--faces", str(FACES), "--negatives", str(NON_FACES),
                          "--out", str(blocker / "run")], capsys)
     assert_one_line_error(code, err, "cannot write")
 
 
 def test_train_fitness_size_out_of_range(tmp_path, capsys):
-    code, err = run_cli(["train-fitness", "--faces", str(CELEBA), "--negatives", str(CIFAR10), "--size", "300",
+    code, err = run_cli(["train-fitness", "--faces", str(FACES), "--negatives", str(NON_FACES), "--size", "300",
                          "--out", str(tmp_path / "run")], capsys)
     assert_one_line_error(code, err, "--size")
 
@@ -60,7 +45,7 @@ def test_train_fitness_bad_init_checkpoints(tmp_path, capsys):
     wrong = tmp_path / "wrong.pt"
     torch.save({"kind": "gan"}, wrong)
     for path, fragment in ((corrupt, "cannot read"), (wrong, "'gan' checkpoint")):
-        code, err = run_cli(["train-fitness", "--faces", str(CELEBA), "--negatives", str(CIFAR10), "--max-images",
+        code, err = run_cli(["train-fitness", "--faces", str(FACES), "--negatives", str(NON_FACES), "--max-images",
                              "20", "--init", str(path), "--out", str(tmp_path / f"run-{path.stem}")], capsys)
         assert_one_line_error(code, err, fragment)
 
@@ -71,7 +56,7 @@ def test_resume_of_a_folder_that_is_no_run(tmp_path, capsys):
 
 
 def test_torchvision_source_without_download_is_an_input_error(tmp_path, capsys):
-    code, err = run_cli(["train-fitness", "--faces", str(CELEBA), "--negatives", "torchvision:cifar10",
+    code, err = run_cli(["train-fitness", "--faces", str(FACES), "--negatives", "torchvision:cifar10",
                          "--torchvision-root", str(tmp_path / "tv"), "--out", str(tmp_path / "run")], capsys)
     assert_one_line_error(code, err, "--download")
 

@@ -10,11 +10,11 @@ from fitness_data.noising import noise_images
 from neural.faceness import FacenessConfig, FacenessNet, flops
 from neural.faceness_store import load_faceness, save_faceness, score_images
 from neural.fitness_training import FitnessTrainConfig, train_fitness
-from tests.conftest import CELEBA, CIFAR10
+from tests.conftest import FACES, NON_FACES
 
 
 def small_config(out, **overrides) -> FitnessTrainConfig:
-    options = dict(faces=[str(CELEBA)], negatives=[str(CIFAR10)], out=str(out), size=32, epochs=4,
+    options = dict(faces=[str(FACES)], negatives=[str(NON_FACES)], out=str(out), size=32, epochs=4,
                    max_images=400, batch_size=64, lr=2e-3, patience=10, device="cpu", seed=3)
     options.update(overrides)
     return FitnessTrainConfig(**options)

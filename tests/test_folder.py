@@ -3,12 +3,12 @@ import pytest
 
 from evoface.core.errors import InputError
 from fitness_data.folder import load_folder
-from tests.conftest import CELEBA, CIFAR10, copy_images
+from tests.conftest import FACES, NON_FACES, copy_images
 
 
 def test_loads_recursively_and_skips_corrupt_and_text_files(tmp_path, capsys):
-    copy_images(CELEBA, tmp_path / "a", 5)
-    copy_images(CELEBA, tmp_path / "b" / "deeper", 3)
+    copy_images(FACES, tmp_path / "a", 5)
+    copy_images(FACES, tmp_path / "b" / "deeper", 3)
     (tmp_path / "a" / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
     (tmp_path / "notes.txt").write_text("not an image")
     loaded = load_folder(tmp_path, 48)
@@ -19,20 +19,20 @@ def test_loads_recursively_and_skips_corrupt_and_text_files(tmp_path, capsys):
 
 
 def test_center_crop_and_upsampling_of_small_images():
-    loaded = load_folder(CIFAR10 / "cat", 64, limit=4, quiet=True)
+    loaded = load_folder(NON_FACES / "textures", 64, limit=4, quiet=True)  # 32 px
     assert loaded.images.shape == (4, 64, 64, 3)
     assert loaded.images.std() > 10  # real content, not a blank
 
 
 def test_limit_takes_a_seeded_subset():
-    a = load_folder(CELEBA, 32, limit=5, seed=1, quiet=True).images
-    b = load_folder(CELEBA, 32, limit=5, seed=1, quiet=True).images
-    c = load_folder(CELEBA, 32, limit=5, seed=2, quiet=True).images
+    a = load_folder(FACES, 32, limit=5, seed=1, quiet=True).images
+    b = load_folder(FACES, 32, limit=5, seed=1, quiet=True).images
+    c = load_folder(FACES, 32, limit=5, seed=2, quiet=True).images
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
 def test_cache_returns_the_same_array(tmp_path):
-    copy_images(CELEBA, tmp_path / "faces", 4)
+    copy_images(FACES, tmp_path / "faces", 4)
     first = load_folder(tmp_path / "faces", 32, cache_dir=tmp_path / "cache")
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
     second = load_folder(tmp_path / "faces", 32, cache_dir=tmp_path / "cache")
@@ -52,4 +52,4 @@ def test_folders_without_images_are_input_errors(tmp_path, make):
 
 def test_size_out_of_range_is_an_input_error():
     with pytest.raises(InputError, match="between 32 and 128"):
-        load_folder(CELEBA, 16)
+        load_folder(FACES, 16)

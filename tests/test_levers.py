@@ -67,15 +67,6 @@ def test_lever_validation(tmp_path):
         evolve(EvolveConfig(out=str(tmp_path / "y"), generations=1, tv_weight=-1))
 
 
-def test_allocator_thresholds_apply_on_glibc():
-    import platform
-
-    from evoface.core.allocator import keep_large_blocks_on_heap
-
-    applied = keep_large_blocks_on_heap()
-    assert applied == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
-
-
 def test_ensemble_scores_are_the_min_or_mean_of_its_models():
     from neural.faceness import FacenessConfig, FacenessNet
 
@@ -92,7 +83,7 @@ def test_ensemble_scores_are_the_min_or_mean_of_its_models():
 def test_evolve_with_an_ensemble_and_its_errors(tmp_path, capsys):
     from neural.faceness import FacenessConfig, FacenessNet
     from neural.faceness_store import save_faceness
-    from tests.test_cli_errors import assert_one_line_error, run_cli
+    from tests.conftest import assert_one_line_error, run_cli
 
     save_faceness(FacenessNet(FacenessConfig(size=64)).eval(), tmp_path / "other.pt")
     save_faceness(FacenessNet(FacenessConfig(size=32)).eval(), tmp_path / "small.pt")

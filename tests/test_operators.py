@@ -68,10 +68,19 @@ def test_mutated_share_is_close_to_indpb(indpb, seed):
     assert (block != 0).sum() <= resets and (block != 0).sum() >= resets * 0.98 - 5
 
 
-def test_numpy_reference_operator_has_the_same_statistics():
-    block = np.zeros((100, 3000), np.uint8)
-    resets = mut_uniform_reset_numpy(block, 0.05, np.random.default_rng(0))
-    assert abs(resets / block.size - 0.05) < 0.003
+@pytest.mark.parametrize("indpb", [0.001, 0.05])
+def test_numpy_reference_operator_has_the_same_statistics(indpb):
+    kernel_block, numpy_block = np.zeros((100, 3000), np.uint8), np.zeros((100, 3000), np.uint8)
+    kernel_resets = mut_uniform_reset_block(kernel_block, indpb, SeedStream(0))
+    numpy_resets = mut_uniform_reset_numpy(numpy_block, indpb, np.random.default_rng(0))
+    spread = math.sqrt(kernel_block.size * indpb * (1 - indpb))  # binomial std of the number of resets
+    assert abs(kernel_resets - numpy_resets) < 4 * math.sqrt(2) * spread
+    # the same per-row spread of resets (binomial), and reset values uniform over 0..255 in both
+    rows_kernel, rows_numpy = (np.count_nonzero(b, axis=1) for b in (kernel_block, numpy_block))
+    assert rows_kernel.std() == pytest.approx(rows_numpy.std(), rel=0.35)
+    values_kernel, values_numpy = kernel_block[kernel_block > 0], numpy_block[numpy_block > 0]
+    assert abs(values_kernel.mean() - values_numpy.mean()) < 6 * 74 / math.sqrt(min(len(values_kernel),
+                                                                                     len(values_numpy)))
 
 
 @settings(max_examples=50, deadline=None)
@@ -241,7 +250,10 @@ def test_cpu_scoring_splits_a_generation_into_even_chunks_of_bounded_pixels():
     from evoface.scoring import CPU_CHUNK_PIXELS, chunk_size
 
     cpu = torch.device("cpu")
-    assert [chunk_size(80, cpu, size) for size in (64, 100, 128)] == [40, 27, 20]
+    for size in (64, 100, 128):  # a generation's 80 offspring: at least two even chunks, each within the bound
+        per = chunk_size(80, cpu, size)
+        assert per * size * size <= CPU_CHUNK_PIXELS and -(-80 // per) >= 2
+    assert chunk_size(80, cpu, 64) > chunk_size(80, cpu, 100) > chunk_size(80, cpu, 128)  # larger images, fewer
     assert chunk_size(10, cpu, 10_000) == 1 and chunk_size(0, cpu, 64) == 1 and chunk_size(9, cpu, 64) == 9
     assert chunk_size(80, torch.device("cuda"), 64) > 100
     for n, size in [(80, 32), (80, 64), (180, 100), (7, 128)]:

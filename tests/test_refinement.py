@@ -8,14 +8,14 @@ from fitness_data.sources import oversample
 from fitness_data.batches import to_nchw
 from fitness_data.folder import load_folder
 from neural.faceness_store import load_faceness, score_images
-from tests.conftest import CELEBA, CIFAR10
+from tests.conftest import FACES, NON_FACES
 
 
 def test_refining_on_evolved_images_lowers_their_score(tmp_path):
     run = tmp_path / "ga"
     evolve(EvolveConfig(out=str(run), mu=16, q=4, generations=200, device="cpu", seed=1, indpb=0.002))
     with pytest.raises(SystemExit) as done:
-        main(["train-fitness", "--refine", str(run), "--faces", str(CELEBA), "--negatives", str(CIFAR10),
+        main(["train-fitness", "--refine", str(run), "--faces", str(FACES), "--negatives", str(NON_FACES),
               "--max-images", "120", "--epochs", "3", "--out", str(tmp_path / "refined"), "--device", "cpu"])
     assert done.value.code == 0
     exported = load_folder(run / EXPORT_FOLDER, 64, quiet=True).images
@@ -36,7 +36,7 @@ def test_oversample_brings_few_images_to_a_tenth():
 def test_refine_rounds_alternate_and_resume(tmp_path, capsys):
     from evoface.refine_rounds import RefineRoundsConfig, refine_rounds
 
-    config = RefineRoundsConfig(faces=[str(CELEBA)], negatives=[str(CIFAR10)], out=str(tmp_path / "loop"), rounds=2,
+    config = RefineRoundsConfig(faces=[str(FACES)], negatives=[str(NON_FACES)], out=str(tmp_path / "loop"), rounds=2,
                                 generations=200, epochs=2, max_images=80, evolve_options={"mu": 16, "q": 4},
                                 device="cpu")
     rows = refine_rounds(config)

@@ -1,0 +1,72 @@
+"""Engine speed: generations/s of the fast engine (QElitistGA) and the reference engine (the plain DEAP loop,
+evoface.ga.reference) in the real evolve loop at 64 px on the shipped faceness model (mu=100, q=20), side by side in
+one process, taking turns; and the reference engine with DEAP's own operators (tools.cxTwoPoint, tools.mutUniformInt).
+
+Run: python bench/engine_speed.py [--generations 300] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from deap import base, tools
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.ga_speed import TimedScorer, time_generations  # noqa: E402
+from evoface.evolve import EvolveConfig, EvolveRun  # noqa: E402
+
+WARMUP_GENERATIONS = 10
+
+
+def deap_operators() -> base.Toolbox:
+    """A user's toolbox of DEAP's own operators."""
+    toolbox = base.Toolbox()
+    toolbox.register("mate", tools.cxTwoPoint)
+    toolbox.register("mutate", tools.mutUniformInt, low=0, up=255, indpb=0.001)
+    return toolbox
+
+
+def warm_run(workdir: Path, name: str, engine: str, toolbox: base.Toolbox | None = None
+             ) -> tuple[EvolveRun, TimedScorer]:
+    config = EvolveConfig(out=str(workdir / name), generations=WARMUP_GENERATIONS, checkpoint_every=10**9,
+                          snapshot_every=10**9, device="cpu", seed=0, engine=engine)
+    run = EvolveRun(config, resume=False, toolbox=toolbox)
+    run.run_until_stop()
+    timed = TimedScorer(run.toolbox.evaluate)
+    run.toolbox.register("evaluate", timed)
+    run.write_outputs = lambda: {}
+    return run, timed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--generations", type=int, default=300, help="timed generations per measurement")
+    parser.add_argument("--deap-generations", type=int, default=10,
+                        help="timed generations per measurement with DEAP's per-gene mutation (slow)")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = {"fast": (warm_run(Path(tmp), "fast", "fast"), args.generations),
+                "reference": (warm_run(Path(tmp), "reference", "reference"), args.generations),
+                "reference, DEAP cxTwoPoint + mutUniformInt": (
+                    warm_run(Path(tmp), "deap", "reference", deap_operators()), args.deap_generations)}
+        rates = {name: [] for name in runs}
+        for repeat in range(args.repeats):
+            for name in runs if repeat % 2 == 0 else reversed(list(runs)):
+                (run, timed), generations = runs[name]
+                rates[name].append(time_generations(run, timed, generations)[0])
+    fast = float(np.median(rates["fast"]))
+    print(f"\n== evolve loop at 64 px, shipped model, mu=100, q=20: generations/s, median of {args.repeats} "
+          f"(range), taking turns")
+    for name, values in rates.items():
+        median = float(np.median(values))
+        print(f"{name:>44} {median:8.1f} ({min(values):.1f}-{max(values):.1f})   fast / this: {fast / median:6.1f}x")
+
+
+if __name__ == "__main__":
+    main()
