@@ -128,6 +128,11 @@ def time_mutation(length: int, indpb: float, repeats: int) -> tuple[float, float
     return result[0], result[1]
 
 
+# evoface's loop at these --precision values ("auto" is the default); fp32-compiled only at 64 px, where it compiles
+# for two batch sizes (the first population's chunks and the offspring's), against four at 100 px
+SIDE_BY_SIDE_PRECISIONS = {64: ("auto", "bf16", "fp32-compiled"), 100: ("auto", "bf16")}
+
+
 def cpu_model() -> str:
     """The CPU's model name as ``lscpu`` gives it."""
     cpuinfo = Path("/proc/cpuinfo")
@@ -158,35 +163,33 @@ def median_range(values) -> str:
 
 
 def compare_with_original(device: str, workdir: Path, generations: int, repeats: int) -> None:
-    """The original study's loop (``bench/original_loop.py``) against evoface's default evolve loop, and the same
-    loop with ``--precision bf16``, at 64 and 100 px, taking turns in this process; prints medians, ranges and the
+    """The original study's loop (``bench/original_loop.py``) against evoface's default evolve loop and the same loop
+    at each other ``--precision``, at 64 and 100 px, taking turns in this process; prints medians, ranges and the
     ratio of each turn's pair. At 64 px evoface runs the shipped model, at 100 px an untrained net of its shape."""
     from bench.original_loop import OriginalLoop
 
     print(f"\n== side by side with the original study's GA loop (population 100, 25 parents, its classifier, images "
-          f"normalised one by one), {repeats} turns each, alternating; evoface {generations} generations a turn")
-    print(f"{'size':>5} {'original gen/s':>18} {'evoface default':>18} {'precision':>9} {'ratio':>18} "
-          f"{'evoface bf16':>18} {'ratio':>18}")
+          f"normalised one by one), {repeats} turns each, alternating; evoface {generations} generations a turn; "
+          f"gen/s and ratio to the original: median (range)")
     for size in (64, 100):
         loop = OriginalLoop(size, device)
         loop.step()  # warm-up
-        default, default_timed = warm_run(size, device, workdir, shipped=size == 64)
-        bf16, bf16_timed = warm_run(size, device, workdir, precision="bf16", shipped=size == 64)
+        start = time.perf_counter()
+        runs = {precision: warm_run(size, device, workdir, precision=precision, shipped=size == 64)
+                for precision in SIDE_BY_SIDE_PRECISIONS[size]}  # fp32-compiled compiles in its warm-up
+        print(f"{size} px: warm-up of the evoface runs {time.perf_counter() - start:.0f} s")
         original_generations = max(3, generations // 60)  # about as long a turn as evoface's
-        rates = {"original": [], "default": [], "bf16": []}
+        names = ["original", *runs]
+        rates = {name: [] for name in names}
         for turn in range(repeats):
-            order = ("original", "default", "bf16") if turn % 2 == 0 else ("bf16", "default", "original")
-            for name in order:
-                if name == "original":
-                    rates[name].append(rate_of(loop.step, original_generations, device))
-                else:
-                    run, timed = (default, default_timed) if name == "default" else (bf16, bf16_timed)
-                    rates[name].append(time_generations(run, timed, generations)[0])
+            for name in names if turn % 2 == 0 else reversed(names):
+                rates[name].append(rate_of(loop.step, original_generations, device) if name == "original"
+                                   else time_generations(*runs[name], generations)[0])
         original = np.array(rates["original"])
-        ratios = {name: median_range(np.array(rates[name]) / original) + "x" for name in ("default", "bf16")}
-        print(f"{size:>5} {median_range(original):>18} {median_range(rates['default']):>18} "
-              f"{default.scorer.precision:>9} {ratios['default']:>18} {median_range(rates['bf16']):>18} "
-              f"{ratios['bf16']:>18}")
+        print(f"{size:>5} original {median_range(original)} gen/s")
+        for name, (run, _) in runs.items():
+            print(f"{size:>5} evoface --precision {name} (runs {run.scorer.precision}): {median_range(rates[name])} "
+                  f"gen/s, {median_range(np.array(rates[name]) / original)}x the original")
 
 
 def matmul_peak(device: str, dtype, side: int = 2048, calls: int = 8) -> float:
@@ -210,7 +213,7 @@ def print_side_by_side(device: str, generations: int, repeats: int) -> None:
 
 def forward_against_peak(device: str, repeats: int) -> None:
     """GFLOP/s of the fitness forward (the shipped model scoring one default CPU chunk of offspring through
-    ``BatchScorer`` at fp32 and bf16) against the measured matmul peak at each precision, taking turns."""
+    ``BatchScorer`` at fp32, fp32-compiled and bf16) against the measured fp32 and bf16 matmul peak, taking turns."""
     import torch
 
     from evoface.scoring import BatchScorer, chunk_size
@@ -223,10 +226,11 @@ def forward_against_peak(device: str, repeats: int) -> None:
     genes = np.random.default_rng(0).integers(0, 256, (count, size * size * 3), dtype=np.uint8)
     work = flops(model, size) * count / 1e9
     measures = {}
-    for precision, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+    for precision in ("fp32", "fp32-compiled", "bf16"):
         scorer = BatchScorer(model, torch.device(device), precision=precision)
         scorer(genes)
         measures[f"forward {precision}"] = lambda s=scorer: rate_of(lambda: s(genes), 50, device) * work
+    for precision, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         measures[f"matmul {precision}"] = lambda d=dtype: matmul_peak(device, d)
     figures = {name: [] for name in measures}
     for turn in range(repeats):
@@ -234,12 +238,13 @@ def forward_against_peak(device: str, repeats: int) -> None:
             figures[name].append(measures[name]())
     print(f"\n== the fitness forward against this machine's measured peak ({count} images of {size} px a call, "
           f"{flops(model, size) / 1e6:.1f} MFLOP each; 2048^2 matmul; GFLOP/s, median (range) of {repeats})")
-    for precision in ("fp32", "bf16"):
-        forward, peak = np.median(figures[f"forward {precision}"]), np.median(figures[f"matmul {precision}"])
-        print(f"{precision}: forward {median_range(figures[f'forward {precision}'])}, matmul "
-              f"{median_range(figures[f'matmul {precision}'])}: {forward / peak:.0%} of the {precision} peak")
-    print(f"fp32 forward: {np.median(figures['forward fp32']) / np.median(figures['matmul bf16']):.0%} "
-          f"of the bf16 matmul peak")
+    peaks = {precision: np.median(figures[f"matmul {precision}"]) for precision in ("fp32", "bf16")}
+    for precision in peaks:
+        print(f"matmul {precision}: {median_range(figures[f'matmul {precision}'])}")
+    for precision in ("fp32", "fp32-compiled", "bf16"):
+        forward = np.median(figures[f"forward {precision}"])
+        print(f"forward {precision}: {median_range(figures[f'forward {precision}'])}: {forward / peaks['fp32']:.0%} "
+              f"of the fp32 matmul peak, {forward / peaks['bf16']:.0%} of the bf16 one")
 
 
 def main() -> None:

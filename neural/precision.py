@@ -1,5 +1,6 @@
-"""Run any inference ``nn.Module`` at a chosen numeric precision: fp32, or bf16 through ``torch.autocast`` (oneDNN's
-AVX-512 BF16 or AMX kernels on a CPU), with the module's output heads kept in fp32.
+"""Run any inference ``nn.Module`` at a chosen numeric precision: fp32, fp32 compiled by ``torch.compile`` (the same
+numbers, fused kernels), or bf16 through ``torch.autocast`` (oneDNN's AVX-512 BF16 or AMX kernels on a CPU), with the
+module's output heads kept in fp32.
 
 ``at_precision(module, device, precision)`` is generic: the faceness net, a VAE whose reconstruction error is a
 prior, or a decoder in front of the scorer all go through the same call. ``resolve_precision`` turns "auto" into
@@ -20,8 +21,8 @@ from torch import nn
 
 from evoface.core.errors import InputError
 
-PRECISIONS = ("auto", "fp32", "bf16")
-DTYPES = {"fp32": None, "bf16": torch.bfloat16}
+PRECISIONS = ("auto", "fp32", "bf16", "fp32-compiled")
+DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp32-compiled": None}
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 # Linear layers with at most this many outputs are output heads: they run in fp32, since a bf16 output keeps only 8
 # significant bits, too few to rank images whose scores differ in the fourth decimal (late in a GA run).
@@ -49,13 +50,20 @@ def cpu_has_native_bf16() -> bool:
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """"fp32" or "bf16" for ``precision`` ("auto" | "fp32" | "bf16") on ``device``. "auto" is bf16 on a CPU with
-    native bf16, else fp32."""
+    """``precision`` (one of ``PRECISIONS``) checked, with "auto" made bf16 on a CPU with native bf16, else fp32."""
     if precision not in PRECISIONS:
         raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision != "auto":
         return precision
     return "bf16" if device.type == "cpu" and cpu_has_native_bf16() else "fp32"
+
+
+def wrapped_getattr(wrapper: nn.Module, name: str):
+    """A wrapper's attribute, else its wrapped ``module``'s (its config, say), so the wrapper stands in for it."""
+    try:
+        return nn.Module.__getattr__(wrapper, name)
+    except AttributeError:
+        return getattr(nn.Module.__getattr__(wrapper, "module"), name)
 
 
 class Float32(nn.Module):
@@ -85,10 +93,24 @@ class AtPrecision(nn.Module):
         return out.float() if torch.is_tensor(out) and out.is_floating_point() else out
 
     def __getattr__(self, name):
-        try:
-            return super().__getattr__(name)
-        except AttributeError:  # the wrapped module's own attributes (its config, say) stay reachable
-            return getattr(super().__getattr__("module"), name)
+        return wrapped_getattr(self, name)
+
+
+class Compiled(nn.Module):
+    """Runs ``torch.compile`` of its module, the module itself inside ``full_precision()``. Compiled for each new
+    input shape on its first call (tens of seconds on a small CPU): shapes are kept static, since a dynamic batch
+    size ran slower than eager here."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+        self.compiled = torch.compile(module, dynamic=False)
+
+    def forward(self, *args, **kwargs):
+        return (self.module if _full_precision_depth else self.compiled)(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return wrapped_getattr(self, name)
 
 
 def keep_heads_in_fp32(module: nn.Module) -> nn.Module:
@@ -102,12 +124,16 @@ def keep_heads_in_fp32(module: nn.Module) -> nn.Module:
 
 
 def at_precision(module: nn.Module, device: torch.device, precision: str) -> nn.Module:
-    """``module`` ready to run inference on ``device`` at ``precision`` ("auto" | "fp32" | "bf16"): the module
-    itself for fp32, else a copy with its heads in fp32 wrapped in ``AtPrecision``. Outputs are float32 either way."""
-    dtype = DTYPES[resolve_precision(precision, device)]
+    """``module`` ready to run inference on ``device`` at ``precision`` (one of ``PRECISIONS``): the module itself
+    for fp32, wrapped in ``Compiled`` for fp32-compiled, else a copy with its heads in fp32 wrapped in
+    ``AtPrecision``. Outputs are float32 in every case."""
+    resolved = resolve_precision(precision, device)
+    if resolved == "fp32-compiled":
+        return Compiled(module).train(module.training)  # the wrapper in the module's mode
+    dtype = DTYPES[resolved]
     if dtype is None:
         return module
-    return AtPrecision(keep_heads_in_fp32(copy.deepcopy(module)), dtype, device.type)
+    return AtPrecision(keep_heads_in_fp32(copy.deepcopy(module)), dtype, device.type).train(module.training)
 
 
 @contextmanager

@@ -3,9 +3,12 @@ reorder a GA population's scores."""
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from evoface.core.errors import InputError
 from evoface.scoring import BatchScorer, ranking_probe
@@ -13,7 +16,7 @@ from fitness_data.folder import load_folder
 from neural import precision
 from neural.faceness import FacenessNet
 from neural.faceness_store import load_faceness
-from neural.precision import Float32, at_precision, full_precision, rank_correlation, resolve_precision
+from neural.precision import Compiled, Float32, at_precision, full_precision, rank_correlation, resolve_precision
 from tests.conftest import CELEBA, CIFAR10
 
 CPU = torch.device("cpu")
@@ -47,7 +50,7 @@ def test_full_precision_runs_the_plain_module_exactly(shipped):
         with full_precision():
             assert torch.equal(fast(images), model(images))
         out = fast(images)
-    assert out.dtype == torch.float32
+    assert out.dtype == torch.float32 and not fast.training  # in eval mode, as the module it wraps
     assert any(isinstance(m, Float32) for m in fast.modules())  # the one-output head runs in fp32
     assert fast.config == model.config  # the wrapped model's attributes stay reachable
 
@@ -56,6 +59,21 @@ def test_fp32_leaves_the_module_untouched(shipped):
     assert at_precision(shipped, CPU, "fp32") is shipped
     with pytest.raises(InputError, match="--precision"):
         resolve_precision("fp16", CPU)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("g++") is None, reason="torch.compile needs a C++ compiler")
+def test_compiled_fp32_matches_its_eager_reference_at_any_batch_size():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(36, 1)).eval()
+    fast = at_precision(model, CPU, "fp32-compiled")
+    assert isinstance(fast, Compiled)
+    with torch.inference_mode():
+        for batch in (5, 3):
+            images = torch.rand(batch, 3, 8, 8)
+            with full_precision():
+                assert torch.equal(fast(images), model(images))
+            torch.testing.assert_close(fast(images), model(images), rtol=1e-5, atol=1e-6)
 
 
 def test_auto_falls_back_to_fp32_where_bf16_reorders_a_population(shipped, monkeypatch):
