@@ -147,6 +147,8 @@ def test_malformed_requests_and_unknown_images_are_4xx(tmp_path):
     assert client.get("/download/42/0.png").status_code == 404
     assert client.get("/download/0/99.png").status_code == 404
     assert client.get("/no-such-page").status_code == 404
+    assert client.get("/api/state", headers={"Host": "evil.example:8765"}).status_code == 400  # DNS rebinding
+    assert client.get("/api/state", headers={"Host": "127.0.0.1:8765"}).status_code == 200
     page = client.get("/")
     assert page.status_code == 200 and b"/static/studio.js" in page.data and b"http" not in page.data.lower()
 

@@ -1,8 +1,9 @@
 """The Flask application of the studio: one page, a JSON API over a ``StudioSession``, and full-size PNG downloads.
 
 Every script and style is served from ``static/``; nothing comes from elsewhere. The API accepts JSON bodies only
-(a cross-site form cannot send one without the browser asking first), and bad input gets a 4xx with a message
-the page shows, never a server error.
+(a cross-site form cannot send one without the browser asking first), a server on this machine answers only
+requests addressed to it by a local name, and bad input gets a 4xx with a message the page shows, never a server
+error.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from werkzeug.exceptions import HTTPException
 from evoface.studio.breeding import Choice
 from evoface.studio.runs import CurveReader, best_image, list_runs, run_curve, run_folder
 from evoface.studio.session import PageError, StudioSession
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def _integer(data: dict, key: str, optional: bool = False) -> int | None:
@@ -65,6 +68,8 @@ def create_app(session: StudioSession) -> Flask:
     runs = Path(session.config.runs) if session.config.runs else session.run.path.parent
     curves = CurveReader()
     app.json.sort_keys = False
+    if session.config.host in LOCAL_HOSTS:  # a page under another name (DNS rebinding) gets a 400
+        app.config["TRUSTED_HOSTS"] = ["127.0.0.1", "localhost", "[::1]"]
 
     @app.errorhandler(PageError)
     def page_error(error: PageError):

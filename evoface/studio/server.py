@@ -10,10 +10,8 @@ from typing import Any, Callable
 from werkzeug.serving import make_server
 
 from evoface.core.errors import InputError
-from evoface.studio.app import create_app
+from evoface.studio.app import LOCAL_HOSTS, create_app
 from evoface.studio.session import StudioConfig, StudioSession
-
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def open_session(config: StudioConfig | None = None, resume_dir: str | None = None,
