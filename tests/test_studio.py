@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from evoface.studio.breeding import Choice, breed
 from evoface.studio.genomes import LatentGenome, PixelGenome
 from evoface.studio.server import host_warning
 from evoface.studio.session import StudioConfig, StudioSession
+from neural.faceness_store import DEFAULT_MODEL
 
 
 class TinyDecoder:
@@ -249,3 +251,13 @@ def test_the_runs_page_follows_a_running_evolve(tmp_path):
     assert client.get("/runs/ga/best.png").data.startswith(b"\x89PNG")
     for bad in ("/api/runs/..", "/api/runs/nothing", "/runs/studio/best.png", "/runs/..%2Fga/best.png"):
         assert client.get(bad).status_code == 404, bad
+
+
+def test_a_session_stores_absolute_model_paths_so_it_resumes_from_any_folder(tmp_path, monkeypatch):
+    shutil.copy(DEFAULT_MODEL, tmp_path / "fit.pt")
+    monkeypatch.chdir(tmp_path)
+    StudioSession(StudioConfig(out="run", genome="pixel", fitness="fit.pt"))
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["fitness"] == str(tmp_path / "fit.pt")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert StudioSession.resume(str(tmp_path / "run")).grid.number == 0

@@ -146,6 +146,10 @@ class StudioSession:
         if resume:
             self._restore(load_checkpoint(self.checkpoint_path, KIND))
         else:
+            for name in ("decoder", "fitness"):  # stored as absolute paths: a resume may start in another folder
+                value = getattr(config, name)
+                if value is not None and value not in ("gan", "vae"):
+                    setattr(config, name, str(Path(value).resolve()))
             self.seeds = SeedStream.from_generator(np.random.default_rng(config.seed))
             self.next_version, self.undo, self.history = 0, [], []
             self.grid = self._new_grid(0, self.genome.random(config.grid, self.seeds),
