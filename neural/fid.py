@@ -1,16 +1,17 @@
 """FID and KID from pytorch-fid's Inception pool3 features, with offline weights and cached real-set statistics.
 
 pytorch-fid loads its weights from torch.hub's checkpoints folder under the name ``FID_WEIGHTS_NAME``; for a
-machine without internet, ``inception_model(weights=PATH)`` lays out a private hub folder that points there.
+machine without internet, ``inception_model(weights=PATH)`` hands pytorch-fid that file instead (read with
+``weights_only=True``; no links, no temporary folder).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import tempfile
+from contextlib import nullcontext
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import torch
@@ -32,31 +33,26 @@ def inception_model(weights: str | os.PathLike | None = None, allow_download: bo
     ``weights``: a local copy of the FID Inception state dict. Without it the file must already be in torch.hub's
     checkpoints folder, or ``allow_download`` must be set; otherwise InputError.
     """
-    from pytorch_fid.inception import InceptionV3
+    from pytorch_fid import inception
 
-    previous_hub, hub = torch.hub.get_dir(), None
+    if weights is not None:
+        weights = Path(weights).resolve()
+        if not weights.is_file():
+            raise InputError(f"Inception weights not found: {weights}")
+    elif not _hub_checkpoint().is_file() and not allow_download:
+        raise InputError(f"no FID Inception weights: pass --inception-weights PATH, or --download to fetch "
+                         f"{FID_WEIGHTS_NAME} into {_hub_checkpoint().parent}")
+
+    def local_weights(url: str, *args, **kwargs) -> dict:  # pytorch-fid asks for its URL: give the local file
+        return torch.load(weights, map_location="cpu", weights_only=True)
+
     try:
-        if weights is not None:
-            weights = Path(weights).resolve()
-            if not weights.is_file():
-                raise InputError(f"Inception weights not found: {weights}")
-            hub = Path(tempfile.mkdtemp(prefix="evoface-hub-"))
-            (hub / "checkpoints").mkdir()
-            (hub / "checkpoints" / FID_WEIGHTS_NAME).symlink_to(weights)
-            torch.hub.set_dir(str(hub))
-        elif not _hub_checkpoint().is_file() and not allow_download:
-            raise InputError(f"no FID Inception weights: pass --inception-weights PATH, or --download to fetch "
-                             f"{FID_WEIGHTS_NAME} into {_hub_checkpoint().parent}")
-        try:
-            model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[FEATURE_DIM]])
-        except Exception:  # a garbage file raises unpickling errors of many types
-            source = weights or _hub_checkpoint()
-            raise InputError(f"cannot load the FID Inception weights: {source} is not the FID Inception state dict "
-                             f"({FID_WEIGHTS_NAME})") from None
-    finally:
-        torch.hub.set_dir(previous_hub)
-        if hub is not None:
-            shutil.rmtree(hub, ignore_errors=True)
+        with mock.patch.object(inception, "load_state_dict_from_url", local_weights) if weights else nullcontext():
+            model = inception.InceptionV3([inception.InceptionV3.BLOCK_INDEX_BY_DIM[FEATURE_DIM]])
+    except Exception:  # a garbage file raises unpickling errors of many types
+        source = weights or _hub_checkpoint()
+        raise InputError(f"cannot load the FID Inception weights: {source} is not the FID Inception state dict "
+                         f"({FID_WEIGHTS_NAME})") from None
     return model.eval().to(device)
 
 

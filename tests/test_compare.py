@@ -65,6 +65,27 @@ def test_missing_weights_without_download_is_an_input_error(tmp_path, monkeypatc
         inception_model(None, allow_download=False)
 
 
+def test_local_weights_load_without_links_or_temporary_folders(tmp_path, monkeypatch):
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from evoface.core.errors import InputError
+
+    def no_links(*args, **kwargs):  # as on Windows without developer mode
+        raise OSError("symbolic links are not allowed")
+
+    monkeypatch.setattr(os, "symlink", no_links)
+    monkeypatch.setattr(Path, "symlink_to", no_links)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    garbage = tmp_path / "weights.pth"
+    garbage.write_bytes(b"not a state dict")
+    with pytest.raises(InputError, match="not the FID Inception state dict"):
+        inception_model(garbage)
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
 @pytest.fixture(scope="module")
 def methods(tmp_path_factory):
     root = tmp_path_factory.mktemp("methods")
@@ -75,6 +96,7 @@ def methods(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 @requires_shared
 def test_compare_writes_figure_tables_and_sheet(tmp_path, methods, capsys):
     code, _ = run_cli(["compare", "--ga", str(methods / "ga1"), "--ga", str(methods / "ga2"), "--gan",
@@ -97,6 +119,7 @@ def test_compare_writes_figure_tables_and_sheet(tmp_path, methods, capsys):
     assert len(sheet_lines) == 1 + 2 + 8 + 8  # header, 2 GA images, 8 GAN, 8 real
 
 
+@pytest.mark.slow
 @requires_shared
 def test_compare_errors(tmp_path, methods, capsys):
     base = ["compare", "--real", str(CELEBA), "--out", str(tmp_path / "r"), "--inception-weights", str(WEIGHTS)]

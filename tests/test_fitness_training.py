@@ -27,6 +27,7 @@ def trained_run(tmp_path_factory):
     return out, best
 
 
+@pytest.mark.slow
 def test_training_lowers_validation_loss_and_ranks_by_noise(trained_run, faces32):
     out, best = trained_run
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -45,6 +46,7 @@ def test_training_lowers_validation_loss_and_ranks_by_noise(trained_run, faces32
         assert (out / name).is_file()
 
 
+@pytest.mark.slow
 def test_resume_continues_to_the_same_result_as_a_straight_run(tmp_path):
     straight = tmp_path / "straight"
     train_fitness(small_config(straight, epochs=3, max_images=150))
@@ -59,6 +61,7 @@ def test_resume_continues_to_the_same_result_as_a_straight_run(tmp_path):
     assert last["epoch"] == 3 and "state" in last["optimizer"]
 
 
+@pytest.mark.slow
 def test_existing_run_needs_resume(trained_run):
     out, _ = trained_run
     with pytest.raises(InputError, match="--resume"):
@@ -74,6 +77,7 @@ def test_checkpoint_round_trip(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_wrong_kind_and_corrupt_checkpoints_are_input_errors(tmp_path, trained_run):
     out, _ = trained_run
     with pytest.raises(InputError, match="faceness-train"):

@@ -182,6 +182,7 @@ def small_run(out, **overrides) -> EvolveConfig:
     return EvolveConfig(**{**options, **overrides})
 
 
+@pytest.mark.slow
 def test_an_evolve_run_on_the_reference_engine_writes_its_outputs_and_resumes_exactly(tmp_path, capsys):
     evolve(small_run(tmp_path / "straight"))
     assert "reference engine" in capsys.readouterr().err

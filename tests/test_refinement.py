@@ -11,6 +11,7 @@ from neural.faceness_store import load_faceness, score_images
 from tests.conftest import FACES, NON_FACES
 
 
+@pytest.mark.slow
 def test_refining_on_evolved_images_lowers_their_score(tmp_path):
     run = tmp_path / "ga"
     evolve(EvolveConfig(out=str(run), mu=16, q=4, generations=200, device="cpu", seed=1, indpb=0.002))
@@ -33,6 +34,7 @@ def test_oversample_brings_few_images_to_a_tenth():
     assert len(oversample(extra, 10)) == 7
 
 
+@pytest.mark.slow
 def test_refine_rounds_alternate_and_resume(tmp_path, capsys):
     from evoface.refine_rounds import RefineRoundsConfig, refine_rounds
 

@@ -9,9 +9,6 @@ operators act on a whole generation at once: selection on the (mu,) fitness vect
 
 from __future__ import annotations
 
-import types
-from functools import lru_cache
-
 import numba
 import numpy as np
 
@@ -86,74 +83,14 @@ def cx_normal_point(ind1: np.ndarray, ind2: np.ndarray, sigma: float, seeds: See
 
 
 @numba.njit(inline="always")
-def _copy_loop(dst, src, count):
-    """The plain copy, a byte at a time (numba compiles slice assignment to the same loop)."""
-    for j in range(count):
-        dst[j] = src[j]
-
-
-def _memcpy_intrinsic():
-    """The C library's memcpy as a numba intrinsic, built from numba internals (``numba.core.cgutils.raw_memcpy``);
-    None where this numba lacks them, and the plain loop is used. It types only C-contiguous uint8 arrays.
-    ``bench/ga_speed.py`` measures it against the loop (about 20x on a crossover of 80 children at 64 px)."""
-    try:
-        from numba.core import cgutils, types as numba_types
-        from numba.extending import intrinsic
-
-        raw_memcpy = cgutils.raw_memcpy
-    except (ImportError, AttributeError):
-        return None
-
-    def memcpy(typingctx, dst, src, count):
-        if not all(isinstance(a, numba_types.Array) and a.layout == "C" and a.dtype == numba_types.uint8
-                   for a in (dst, src)):
-            return None
-
-        def codegen(context, builder, signature, args):
-            dst_array = context.make_array(signature.args[0])(context, builder, args[0])
-            src_array = context.make_array(signature.args[1])(context, builder, args[1])
-            raw_memcpy(builder, dst_array.data, src_array.data, args[2], 1)
-            return context.get_dummy_value()
-        return numba_types.void(dst, src, count), codegen
-    try:
-        return intrinsic(memcpy)
-    except Exception:  # numba's intrinsic API changed: the plain loop is right, only slower
-        return None
-
-
-_memcpy = _memcpy_intrinsic()
-MEMCPY = _memcpy is not None  # False: the kernels copy with the plain loop
-_raw_copy = _memcpy if MEMCPY else _copy_loop
-
-
-@numba.njit(inline="always")
-def _check_copy(dst, src, count):
+def _copy_bytes(dst, src, count):
+    """Copy the first ``count`` bytes of the 1-D uint8 row ``src`` into ``dst``, after checking both are that long.
+    A plain loop over contiguous rows: compiled, it copies as fast as the C library's memcpy, which the kernels
+    called through numba internals until this release (``bench/ga_speed.py --copies`` measures both)."""
     if count < 0 or count > dst.shape[0] or count > src.shape[0]:
         raise IndexError("a byte copy runs past the end of a row")
-
-
-@numba.njit(inline="always")
-def _copy_bytes(dst, src, count):
-    """Copy the first ``count`` bytes of the 1-D uint8 row ``src`` into ``dst``, after checking both are that long."""
-    _check_copy(dst, src, count)
-    _raw_copy(dst, src, count)
-
-
-@numba.njit(inline="always")
-def _checked_copy_loop(dst, src, count):
-    _check_copy(dst, src, count)
-    _copy_loop(dst, src, count)
-
-
-@lru_cache(maxsize=None)
-def with_plain_copies(kernel):
-    """The compiled ``kernel`` (one that copies with ``_copy_bytes``) compiled again with the plain byte loop in
-    place of memcpy: the reference the tests and ``bench/ga_speed.py`` compare the memcpy path with. Compiled once per process, not
-    kept in numba's disk cache."""
-    function = kernel.py_func
-    plain = types.FunctionType(function.__code__, {**function.__globals__, "_copy_bytes": _checked_copy_loop},
-                               function.__name__, function.__defaults__, function.__closure__)
-    return numba.njit(plain)
+    for j in range(count):
+        dst[j] = src[j]
 
 
 @numba.njit(cache=True)
