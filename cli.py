@@ -100,8 +100,11 @@ def train_fitness_command(resume_dir, refine, **_):
                        "principal components of real faces, see train-prior) from the faceness; none: faceness only."}),
     ("prior_model", {"type": click.Path(), "help": "A train-prior run or checkpoint (default: the shipped one)."}),
     ("prior_weight", {"help": "Weight of the realism prior."}),
-    ("mutation", {"help": "Pixel genome: reset (per-gene resets, --indpb) or blob (Gaussian blobs of colour painted "
-                          "into each child, then the per-gene resets)."}),
+    ("mutation", {"help": "Pixel genome: reset (per-gene resets, --indpb); blob (Gaussian blobs of colour painted "
+                          "into each child, then the resets); face-space (the resets, then a step towards the "
+                          "prior's face space and a random move along it)."}),
+    ("face_step", {"help": "Face-space mutation: size of the random move, in real faces' std per component."}),
+    ("face_pull", {"help": "Face-space mutation: share of the way to face space a child moves each generation."}),
     ("blobs", {"help": "Blob mutation: blobs painted into each child."}),
     ("blob_min_radius", {"help": "Blob mutation: smallest blob radius in pixels (radii are log-uniform)."}),
     ("blob_max_radius", {"help": "Blob mutation: largest blob radius in pixels."}),

@@ -20,6 +20,7 @@ from evoface.core.checkpoints import load_checkpoint, save_atomic
 from evoface.core.configs import RunConfig, bounded, run_config, seed_field
 from evoface.core.errors import InputError
 from evoface.ga.blob_mutation import mut_blobs_and_reset_block
+from evoface.ga.face_space_mutation import FaceBasis, mut_face_space_block
 from evoface.ga.engine import QElitistGA, evaluate_invalid, fitness_statistics, population_arrays
 from evoface.ga.reference import ENGINES, ReferenceGA, reference_notice, use_reference_operators
 from evoface.core.interrupts import StopRequest
@@ -44,7 +45,7 @@ MAX_POPULATION = 100_000  # at 128 px, 4.9 GB of genes
 MAX_COUNT = 10**9         # generations, and every "every K generations"
 GENOMES = ("pixel", "latent")
 PRIORS = ("none", "face-space")
-PIXEL_MUTATIONS = ("reset", "blob")
+PIXEL_MUTATIONS = ("reset", "blob", "face-space")
 
 
 @dataclass
@@ -56,7 +57,7 @@ class EvolveConfig(RunConfig):
     command = "evolve"
     resume_changeable = (*STOPPING_RULES, "checkpoint_every", "snapshot_every", "detector_every", "device", "precision",
                          "cxpb", "sigma", "indpb", "selection", "truncation", "tournsize",
-                         "latent_sigma", "latent_indpb", "crossover", "foreign", "mutation", "blobs",
+                         "latent_sigma", "latent_indpb", "crossover", "foreign", "mutation", "face_step", "face_pull", "blobs",
                          "blob_min_radius", "blob_max_radius")
     given_together = STOPPING_RULES
 
@@ -86,7 +87,10 @@ class EvolveConfig(RunConfig):
     prior: str = bounded("none", choices=PRIORS)  # realism prior subtracted from the faceness (see ``prior_weight``)
     prior_model: str | None = None      # a train-prior run or checkpoint; None = the shipped face space
     prior_weight: float = bounded(2.0, 0.0, 1e6)  # fitness = faceness - this * distance from face space
-    mutation: str = bounded("reset", choices=PIXEL_MUTATIONS)  # pixel genome: per-gene resets, or blobs + resets
+    # pixel genome: per-gene resets; blobs + resets; or face-space moves + resets (``evoface.ga.face_space_mutation``)
+    mutation: str = bounded("reset", choices=PIXEL_MUTATIONS)
+    face_step: float = bounded(0.3, 0.0, 100.0)  # face-space mutation: move std, in real faces' std per component
+    face_pull: float = bounded(0.1, 0.0, 1.0)  # face-space mutation: share of the way to face space per generation
     blobs: int = bounded(2, 1, 10_000)  # blob mutation: blobs painted into each child
     blob_min_radius: float = bounded(1.5, 0.1, 1e4)  # blob radii are log-uniform between these (pixels)
     blob_max_radius: float = bounded(12.0, 0.1, 1e4)
@@ -163,6 +167,12 @@ class Evolution:
                 "elapsed": elapsed, "config": dataclasses.asdict(config)}
 
 
+def face_basis(face_space) -> FaceBasis:
+    """The GA operator's view of a face-space prior: plain float32 arrays."""
+    return FaceBasis(*(getattr(face_space, name).detach().cpu().numpy().astype(np.float32)
+                       for name in ("mean", "components", "std")))
+
+
 def _hall_of_fame(size: int) -> tools.HallOfFame:
     return tools.HallOfFame(size, similar=np.array_equal)
 
@@ -192,7 +202,9 @@ class EvolveRun:
             raise InputError(f"--size {config.size} does not match the fitness model, which scores "
                              f"{self.size}px images")
         models = [self.model] + [load_faceness(path) for path in config.ensemble]
-        prior = load_face_space(config.prior_model) if config.prior == "face-space" else None
+        needs_face_space = config.prior == "face-space" or (config.genome == "pixel" and config.mutation == "face-space")
+        face_space = load_face_space(config.prior_model) if needs_face_space else None
+        prior = face_space if config.prior == "face-space" else None
         self.scorer = BatchScorer(models, resolve_device(config.device), config.genome_size, config.tv_weight,
                                   config.blur_sigma, ensemble_rule=config.ensemble_rule, precision=config.precision,
                                   prior=prior, prior_weight=config.prior_weight)
@@ -226,7 +238,10 @@ class EvolveRun:
             self.toolbox = build_toolbox(self.scorer, rng, seeds, sigma=config.sigma, cxpb=config.cxpb,
                                          indpb=config.indpb, selection=config.selection, truncation=truncation,
                                          tournsize=config.tournsize)
-            if config.mutation == "blob":
+            if config.mutation == "face-space":
+                self.toolbox.register("mutate", mut_face_space_block, basis=face_basis(face_space),
+                                      step=config.face_step, pull=config.face_pull, indpb=config.indpb, seeds=seeds)
+            elif config.mutation == "blob":
                 self.toolbox.register("mutate", mut_blobs_and_reset_block, side=self.scorer.genome_size,
                                       blobs=config.blobs, radius=(config.blob_min_radius, config.blob_max_radius),
                                       indpb=config.indpb, seeds=seeds)

@@ -49,7 +49,6 @@ def ranking_probe(length: int, seed: int = 0) -> np.ndarray:
     return probe
 
 
-
 def chunk_size(n: int, device: torch.device, size: int) -> int:
     """Images per forward pass when scoring n images: up to ``GPU_BATCH`` on a GPU; on a CPU, n split evenly into chunks
     of at most ``CPU_CHUNK_PIXELS`` pixels, and at least two chunks when n holds over half of that.
@@ -65,7 +64,8 @@ def chunk_size(n: int, device: torch.device, size: int) -> int:
 class BatchScorer:
     """Callable: (n, G*G*3) uint8 genes (HWC order) -> (n,) float64 fitness.
 
-    fitness = faceness(image) - tv_weight * total_variation(image), where the image is the genome rendered at the
+    fitness = faceness(image) - tv_weight * total_variation(image) - prior_weight * prior(image), where the prior is
+    a realism prior (``neural.face_space``: the distance from face space) and the image is the genome rendered at the
     model's size (bilinear when G is smaller), optionally Gaussian-blurred before the model sees it. With several
     models, faceness is their minimum (an image must convince every model) or their mean. Every model runs at
     ``precision`` (``neural/precision.py``): "auto" keeps bf16 only where the CPU has it and ``ranking_probe`` is
@@ -74,7 +74,8 @@ class BatchScorer:
 
     def __init__(self, model: FacenessNet | list[FacenessNet], device: torch.device, genome_size: int | None = None,
                  tv_weight: float = 0.0, blur_sigma: float = 0.0, batch_size: int | None = None,
-                 ensemble_rule: str = "min", precision: str = "auto"):
+                 ensemble_rule: str = "min", precision: str = "auto", prior: nn.Module | None = None,
+                 prior_weight: float = 0.0):
         models = model if isinstance(model, list) else [model]
         self.size = models[0].config.size
         if any(m.config.size != self.size for m in models):
@@ -91,6 +92,11 @@ class BatchScorer:
         self.precision = resolve_precision(precision, device)
         self.models = [at_precision(fuse_for_inference(m).to(device, memory_format=torch.channels_last), device,
                                     self.precision) for m in models]
+        if prior is not None and prior.config.size != self.size:
+            raise InputError(f"the realism prior scores {prior.config.size}px images, the faceness model {self.size}px")
+        # the prior stays fp32 at every precision: its distance is a difference of two large sums of squares
+        self.prior = prior.to(device) if prior is not None and prior_weight else None
+        self.prior_weight = prior_weight
         self.plain = genome_size in (None, self.size) and not tv_weight and not blur_sigma
         if precision == "auto" and self.precision != "fp32" and not keeps_ranking(self, self.ranking_probe()):
             self.precision = "fp32"
@@ -110,14 +116,18 @@ class BatchScorer:
         return scores.amin(dim=0) if self.ensemble_rule == "min" else scores.mean(dim=0)
 
     def _score(self, genes: torch.Tensor) -> torch.Tensor:
-        if self.plain:  # the fast path: the model scales uint8 itself; HWC genes are a channels-last image
+        if self.plain:  # the fast path: the models scale uint8 themselves; HWC genes are a channels-last image
             size = self.size
-            return self.faceness(genes.view(-1, size, size, 3).permute(0, 3, 1, 2))
-        images = genes_to_tensor(genes, self.size)
-        seen = gaussian_blur(images, self.blur_sigma) if self.blur_sigma else images
-        scores = self.faceness(seen)
-        if self.tv_weight:
-            scores = scores - self.tv_weight * total_variation(images)
+            images = genes.view(-1, size, size, 3).permute(0, 3, 1, 2)
+            scores = self.faceness(images)
+        else:
+            images = genes_to_tensor(genes, self.size)
+            seen = gaussian_blur(images, self.blur_sigma) if self.blur_sigma else images
+            scores = self.faceness(seen)
+            if self.tv_weight:
+                scores = scores - self.tv_weight * total_variation(images)
+        if self.prior is not None:
+            scores = scores - self.prior_weight * self.prior(images)
         return scores
 
     @torch.inference_mode()

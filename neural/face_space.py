@@ -28,7 +28,8 @@ class FaceSpaceConfig:
 
 
 class FaceSpace(nn.Module):
-    """Mean face and k orthonormal components of (size x size x 3, HWC order) images in [0, 1].
+    """Mean face, k orthonormal components and real faces' standard deviation along each, of (size x size x 3, HWC
+    order) images in [0, 1].
 
     ``forward``: (B, 3, H, W) images (uint8, or float in [0, 1]) -> (B,) distance from face space (RMS per value, in
     [0, 1] units).
@@ -40,6 +41,7 @@ class FaceSpace(nn.Module):
         dims = config.size * config.size * 3
         self.register_buffer("mean", torch.zeros(dims))
         self.register_buffer("components", torch.zeros(dims, config.components))
+        self.register_buffer("std", torch.zeros(config.components))  # real faces' spread along each component
 
     def flat(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> (B, H*W*3) float in [0, 1], HWC order (the genome's order)."""
@@ -65,9 +67,10 @@ def fit_face_space(images: torch.Tensor, config: FaceSpaceConfig, seed: int = 0)
     data = images.reshape(len(images), -1).float().div_(255.0)
     model.mean.copy_(data.mean(0))
     torch.manual_seed(seed)
-    _, _, components = torch.pca_lowrank(data - model.mean, q=min(config.components + 16, len(data)), center=False,
-                                         niter=4)
+    _, singular, components = torch.pca_lowrank(data - model.mean, q=min(config.components + 16, len(data)),
+                                                center=False, niter=4)
     model.components.copy_(components[:, :config.components])
+    model.std.copy_(singular[:config.components] / max(len(data) - 1, 1) ** 0.5)
     return model.eval()
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from evoface.ga.operators import _splitmix_next, _uniform
+from evoface.ga.operators import _splitmix_next, _uniform, mut_uniform_reset_block
 from evoface.ga.seed_stream import SeedStream
 
 FOOTPRINT_SIGMAS = 3.0  # a blob is drawn out to 3 r from its centre, where its weight is 1% of the peak
@@ -66,6 +66,13 @@ def mut_gaussian_blobs_block(block: np.ndarray, side: int, blobs: int, radius: t
         raise ValueError(f"blob radii need 0 < low <= high, got {radius}")
     _blob_rows(block, side, blobs, np.log(low), np.log(high), seeds.next_seed())
     return blobs * len(block)
+
+
+def mut_blobs_and_reset_block(block: np.ndarray, side: int, blobs: int, radius: tuple[float, float], indpb: float,
+                              seeds: SeedStream) -> int:
+    """Blob mutation, then the method's per-gene reset (probability ``indpb``): smooth changes and per-pixel freedom.
+    Returns the number of blobs and resets."""
+    return mut_gaussian_blobs_block(block, side, blobs, radius, seeds) + mut_uniform_reset_block(block, indpb, seeds)
 
 
 def paint_blob_reference(image: np.ndarray, side: int, cx: float, cy: float, radius: float, strength: float,
