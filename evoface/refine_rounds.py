@@ -18,8 +18,7 @@ from evoface.evolve import EvolveConfig, evolve
 from evoface.refinement import refinement_negatives
 from evoface.core.configs import RunConfig, bounded, seed_field
 from evoface.core.rundir import RunDir
-from fitness_data.folder import list_files
-from fitness_data.sources import TORCHVISION_PREFIX
+from fitness_data.sources import load_sources
 from neural.face_detector import detect_faces
 from neural.faceness_store import load_faceness, resolve_faceness_path, score_images
 from neural.fitness_training import FitnessTrainConfig, train_fitness
@@ -49,10 +48,9 @@ def check_inputs(config: RefineRoundsConfig) -> Path:
     """Check the settings, the first model and the image folders before any folder is made; return the model."""
     config.validate()
     model = resolve_faceness_path(config.fitness)
-    load_faceness(model)
-    for spec in (*config.faces, *config.negatives):
-        if not spec.startswith(TORCHVISION_PREFIX):
-            list_files(Path(spec))
+    size = load_faceness(model).config.size
+    for specs in (config.faces, config.negatives):  # decoded (and cached) now, read again from the cache later
+        load_sources(specs, size, limit=config.max_images, seed=config.seed)
     return model
 
 

@@ -151,10 +151,15 @@ class RunDir:
                 shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
 
     def abandon(self) -> None:
-        """After a failure: remove the folder if this process made it and no checkpoint lies below; else unlock."""
-        if self.created and not any(self.path.rglob("last.pt")):
-            shutil.rmtree(self.path, ignore_errors=True)
-            self._locked = False
+        """After a failure, unless a checkpoint lies below: remove the folder if this process made it, else empty it
+        (what was there was a start that never reached a checkpoint); then unlock."""
+        if self._locked or self.created:
+            if not any(self.path.rglob("last.pt")):
+                if self.created:
+                    shutil.rmtree(self.path, ignore_errors=True)
+                    self._locked = False
+                else:
+                    self.clear()
         self.release()
 
     @contextmanager
