@@ -121,7 +121,14 @@ def train_fitness_command(resume_dir, refine, **_):
     ("precision", {"help": "Fitness models' precision; auto: bf16 where the CPU has it and it keeps the ranking."}),
     ("seed", SEED_HELP),
     ("engine", {"help": "fast: the one-buffer numba engine; reference: the plain DEAP loop it is tested against "
-                        "(slower, see README)."}))
+                        "(slower, see README)."}),
+    ("islands", {"help": "Evolve this many populations (islands) at once on Ray, each with every option above; "
+                         "needs the distributed extra."}),
+    ("migration_every", {"help": "Islands: every K generations the --migrants best of each island replace the worst "
+                                 "of the next (a ring)."}),
+    ("migrants", {"help": "Islands: individuals each island sends to the next at a migration."}),
+    ("ray_address", {"help": "Islands: join this Ray cluster (e.g. 10.0.0.1:6379) instead of starting a local "
+                             "Ray instance."}))
 @RESUME
 def evolve_command(resume_dir, **_):
     """Evolve images from uniform noise towards faces with the DEAP pixel GA, or (--genome latent) the latent codes
@@ -323,7 +330,8 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"error: {message}", err=True)
         sys.exit(2)
     except OSError as exc:  # an environment problem no command caught itself: still one line, no traceback
-        click.echo(f"error: {exc.filename or 'I/O'}: {exc.strerror or exc}", err=True)
+        click.echo(f"error: {exc.filename or 'I/O'}: {exc.strerror or exc} (checkpoints are written atomically: the "
+                   f"last one is intact)", err=True)
         sys.exit(2)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

@@ -22,7 +22,7 @@ NUMBERS = ["nan", "inf", "-inf", "-1", "0", "-0", "1e15", str(2**70), "abc", ""]
 PATHS = ["garbage", "text", "missing", "empty_dir", "evolve_run", "fitness_run", ""]
 NOT_FUZZED = {"studio": "serves a web page until stopped; its options belong to the studio's own tests"}
 EVOLVE = ["--generations", "2", "--mu", "6", "--q", "2", "--genome-size", "8", "--checkpoint-every", "1",
-          "--snapshot-every", "1", "--device", "cpu"]
+          "--snapshot-every", "1", "--device", "cpu", "--mutation", "reset", "--prior", "none"]
 TRAIN = ["--size", "32", "--epochs", "1", "--batch-size", "8", "--max-images", "12", "--device", "cpu"]
 
 

@@ -24,7 +24,8 @@ from evoface.core.configs import RunConfig, bounded, check_fields, new_config, r
 from evoface.core.errors import InputError
 from evoface.core.options import field_option
 
-EVOLVE = ["--mu", "6", "--q", "2", "--genome-size", "8", "--device", "cpu", "--snapshot-every", "1"]
+EVOLVE = ["--mu", "6", "--q", "2", "--genome-size", "8", "--device", "cpu", "--snapshot-every", "1",
+          "--mutation", "reset", "--prior", "none"]  # tiny 8x8 genomes, plain pixel resets
 
 
 def make_images(folder: Path, n: int, size: int = 32, seed: int = 0) -> Path:

@@ -72,8 +72,13 @@ class RunDir:
             raise InputError(f"{run.path} already holds a run: pass --resume {run.path} to continue it, "
                              f"or choose a new --out")
         if run.path.is_dir() and not run.config_path.is_file() and any(
-                p.name != LOCK for p in run.path.iterdir()):
+                not run._left_by_a_start(p) for p in run.path.iterdir()):
             raise InputError(f"{run.path} is a folder that holds no evoface run: choose a new --out")
+
+    @staticmethod
+    def _left_by_a_start(path: Path) -> bool:
+        """The lock, or an empty folder of the run shape: what a start killed before writing config.json leaves."""
+        return path.name == LOCK or (path.name in SKELETON and path.is_dir() and not any(path.iterdir()))
 
     @classmethod
     def unclaimed(cls, path: str | os.PathLike) -> "RunDir":
