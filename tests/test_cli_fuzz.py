@@ -91,11 +91,13 @@ def path_value(kind: str, workspace: Path, world: dict[str, Path]) -> str:
     return "" if kind == "" else str(workspace / "missing" / "thing")
 
 
-def check_call(command: str, option: str, value_for, world: dict[str, Path], capsys) -> None:
+def check_call(command: str, option: str, value, world: dict[str, Path], capsys) -> None:
+    """Run the command with ``option value`` (``value`` may be a function of a fresh workspace folder) and check
+    the property."""
     workspace = world["root"] / f"ws-{uuid.uuid4().hex[:8]}"
     workspace.mkdir()
     try:
-        value = value_for(workspace)
+        value = value(workspace) if callable(value) else value
         before = {name: snapshot(world[name]) for name in ("evolve_run", "fitness_run")}
         entries = set(workspace.rglob("*"))
         out = workspace / "out"
@@ -123,29 +125,18 @@ def test_every_command_is_fuzzed():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command", COMMANDS)
-def test_numeric_options_never_crash(command, world, capsys):
-    numeric, _ = command_options(command)
-    assert numeric, command
+@pytest.mark.parametrize("kind", ["numeric", "path"])
+def test_options_never_crash(command, kind, world, capsys):
+    """Numeric options get NUMBERS (most are rejected at once, so more examples); path options get PATHS."""
+    numeric, paths = command_options(command)
+    options, values, examples = (numeric, NUMBERS, 40) if kind == "numeric" else (paths, PATHS, 12)
+    assert options, command
 
-    @settings(max_examples=40, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-    @given(option=st.sampled_from(numeric), value=st.sampled_from(NUMBERS))
+    @given(option=st.sampled_from(options), value=st.sampled_from(values))
     def run(option, value):
-        check_call(command, option, lambda workspace: value, world, capsys)
-
-    run()
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("command", COMMANDS)
-def test_path_options_never_crash(command, world, capsys):
-    _, paths = command_options(command)
-    assert paths, command
-
-    @settings(max_examples=8, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-    @given(option=st.sampled_from(paths), kind=st.sampled_from(PATHS))
-    def run(option, kind):
-        check_call(command, option, lambda workspace: path_value(kind, workspace, world), world, capsys)
+        check_call(command, option, value if kind == "numeric" else
+                   (lambda workspace: path_value(value, workspace, world)), world, capsys)
 
     run()
