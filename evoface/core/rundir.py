@@ -39,6 +39,8 @@ class RunDir:
     existing run. ``claim`` (a new run) and ``reopen`` (a resumed one) also lock it for this process."""
 
     def __init__(self, path: str | os.PathLike, create: bool | None = True):
+        if not str(path).strip():  # Path("") is the working directory: never a run folder by accident
+            raise InputError("the run folder must not be an empty path")
         self.path = Path(path)
         self.created = False  # whether this process made the folder (a failed start then removes it)
         self._locked = False
@@ -105,6 +107,12 @@ class RunDir:
             self.lock()
         try:
             self.check_free(self.path)  # again, under the lock
+        except BaseException:  # not a start of ours that is there: leave every file alone
+            self.release()
+            if self.created:
+                shutil.rmtree(self.path, ignore_errors=True)
+            raise
+        try:
             self.clear()
             self._make_skeleton()
         except BaseException:
