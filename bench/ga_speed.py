@@ -7,13 +7,15 @@ this machine's measured fp32 and bf16 matmul peak. Only ratios from one run comp
 machine printed first.
 
 Run: python bench/ga_speed.py [--generations 1000] [--repeats 3] [--device cpu]
-     python bench/ga_speed.py --copies      # crossover and elitism kernels: memcpy against the plain byte loop
+     python bench/ga_speed.py --copies      # crossover and elitism kernels: their plain copy loop against memcpy
      python bench/ga_speed.py --allocator   # the 64 px loop with glibc's thresholds fixed (the default) and not
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +26,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from evoface.evolve import EvolveConfig, EvolveRun, metrics_row  # noqa: E402
-from evoface.ga.operators import mut_uniform_reset_block, mut_uniform_reset_numpy  # noqa: E402
+from evoface.ga.operators import (_keep_elites, _normal_cuts, _write_children, mut_uniform_reset_block,  # noqa: E402
+                                   mut_uniform_reset_numpy)
 from evoface.ga.seed_stream import SeedStream  # noqa: E402
 from neural.faceness import FacenessConfig, FacenessNet  # noqa: E402
 from neural.faceness_store import save_faceness  # noqa: E402
@@ -62,7 +65,7 @@ def warm_run(size: int, device: str, workdir: Path, batch_size: int | None = Non
              shipped: bool = False, heap_blocks: bool = True) -> tuple[EvolveRun, TimedScorer]:
     """An EvolveRun of an untrained faceness net at ``size`` px (mu=100, q=20; ``shipped``: the shipped 64 px
     model), warmed up, its scorer timed; one forward pass per ``batch_size`` images (None: the default chunks), the
-    models at ``precision``."""
+    models at ``precision``; glibc's thresholds fixed in the loop unless not ``heap_blocks``."""
     workdir.mkdir(parents=True, exist_ok=True)
     model_path = workdir / f"faceness{size}.pt"
     save_faceness(FacenessNet(FacenessConfig(size=size)).eval(), model_path)
@@ -71,6 +74,7 @@ def warm_run(size: int, device: str, workdir: Path, batch_size: int | None = Non
                           checkpoint_every=10**9, snapshot_every=10**9, device=device, seed=0, precision=precision)
     run = EvolveRun(config, resume=False)
     run.scorer.batch_size = batch_size
+    run.keep_blocks_on_heap = heap_blocks  # False: glibc's own thresholds (--allocator)
     run.run_until_stop()  # first calls load numba's cached kernels and warm torch up: not timed
     timed = TimedScorer(run.toolbox.evaluate)
     run.toolbox.register("evaluate", timed)
@@ -247,6 +251,105 @@ def forward_against_peak(device: str, repeats: int) -> None:
               f"of the fp32 matmul peak, {forward / peaks['bf16']:.0%} of the bf16 one")
 
 
+def _memcpy_intrinsic():
+    """The C library's memcpy as a numba intrinsic built from numba internals (``cgutils.raw_memcpy``): how the kernels
+    copied until this release, kept here to measure against their plain loop."""
+    from numba.core import cgutils, types
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def memcpy(typingctx, dst, src, count):
+        def codegen(context, builder, signature, args):
+            dst_array = context.make_array(signature.args[0])(context, builder, args[0])
+            src_array = context.make_array(signature.args[1])(context, builder, args[1])
+            cgutils.raw_memcpy(builder, dst_array.data, src_array.data, args[2], 1)
+            return context.get_dummy_value()
+        return types.void(dst, src, count), codegen
+    return memcpy
+
+
+def with_memcpy(kernel):
+    """``kernel`` compiled again with its row copies (``_copy_bytes``) done by memcpy, after the same bounds check."""
+    import types
+
+    import numba
+
+    memcpy = _memcpy_intrinsic()
+
+    @numba.njit(inline="always")
+    def copy_bytes(dst, src, count):
+        if count < 0 or count > dst.shape[0] or count > src.shape[0]:
+            raise IndexError("a byte copy runs past the end of a row")
+        memcpy(dst, src, count)
+
+    function = kernel.py_func
+    return numba.njit(types.FunctionType(function.__code__, {**function.__globals__, "_copy_bytes": copy_bytes},
+                                         function.__name__, function.__defaults__, function.__closure__))
+
+
+def time_copy_kernels(size: int, repeats: int) -> dict[str, tuple[float, float]]:
+    """Median microseconds of the crossover kernel (80 children) and of elitism (mu=100, q=20, every elite a newcomer)
+    with the kernels' plain copy loop and with memcpy, each call after a 16 MB write has evicted the caches (as the
+    forward pass does)."""
+    length, rng = size * size * 3, np.random.default_rng(0)
+    source, out = rng.integers(0, 256, (100, length), dtype=np.uint8), np.empty((OFFSPRING, length), np.uint8)
+    rows, cuts = rng.integers(0, 100, OFFSPRING), _normal_cuts(OFFSPRING // 2, length, 0.5, 1.0, 1)
+    fitness = rng.random(100)
+    fitness[80:] = -1.0  # the elite zone [80, 100) holds the worst rows: all 20 elites are copied in
+    flush = np.empty(16_000_000, np.uint8)
+    result = {}
+    for name, cross, elites in (("memcpy", with_memcpy(_write_children), with_memcpy(_keep_elites)),
+                                ("plain loop", _write_children, _keep_elites)):
+        times = {"crossover": [], "elitism": []}
+        for _ in range(repeats):
+            flush[:] = 1
+            start = time.perf_counter()
+            cross(source, rows, cuts, out)
+            times["crossover"].append(time.perf_counter() - start)
+            genes, values = source.copy(), fitness.copy()
+            flush[:] = 2
+            start = time.perf_counter()
+            elites(genes, values, 20, 80)
+            times["elitism"].append(time.perf_counter() - start)
+        result[name] = tuple(float(np.median(times[kind])) * 1e6 for kind in ("crossover", "elitism"))
+    return result
+
+
+def print_copy_kernels(repeats: int) -> None:
+    print("== crossover (80 children) and elitism (20 newcomers) kernels, caches evicted before each call: "
+          f"median microseconds of {repeats}; speed-up: memcpy over the kernels' plain loop")
+    print(f"{'size':>5} {'crossover memcpy':>17} {'plain':>8} {'speed-up':>9} {'elitism memcpy':>15} {'plain':>8} "
+          f"{'speed-up':>9}")
+    for size in (64, 100, 128):
+        times = time_copy_kernels(size, repeats)
+        (cross, elite), (cross_plain, elite_plain) = times["memcpy"], times["plain loop"]
+        print(f"{size:>5} {cross:17.1f} {cross_plain:8.1f} {cross_plain / cross:8.1f}x {elite:15.1f} "
+              f"{elite_plain:8.1f} {elite_plain / elite:8.1f}x")
+
+
+def loop_rate(heap_blocks: bool, generations: int) -> float:
+    """generations/s of the 64 px loop (shipped model) in this process, one measurement after the warm-up."""
+    with tempfile.TemporaryDirectory() as tmp:
+        run, timed = warm_run(64, "cpu", Path(tmp), shipped=True, heap_blocks=heap_blocks)
+        return time_generations(run, timed, generations)[0]
+
+
+def print_allocator(generations: int, repeats: int) -> None:
+    """The 64 px loop with glibc's thresholds fixed and with glibc's own, each in a fresh process (the setting is
+    process-wide), taking turns."""
+    rates = {"on": [], "off": []}
+    for repeat in range(repeats):
+        for mode in ("on", "off") if repeat % 2 == 0 else ("off", "on"):
+            output = subprocess.run([sys.executable, __file__, "--loop-rate", mode, "--generations", str(generations)],
+                                    check=True, capture_output=True, text=True).stdout
+            rates[mode].append(json.loads(output.strip().splitlines()[-1])["rate"])
+    on, off = float(np.median(rates["on"])), float(np.median(rates["off"]))
+    print(f"== 64 px loop (shipped model), {generations} generations per process, {repeats} processes each, "
+          f"taking turns")
+    print(f"thresholds fixed (the default): {on:.1f} gen/s {[round(r, 1) for r in rates['on']]}; glibc's own: "
+          f"{off:.1f} gen/s {[round(r, 1) for r in rates['off']]}; ratio {on / off:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generations", type=int, default=1000, help="timed generations per measurement")
@@ -255,7 +358,19 @@ def main() -> None:
                         help="measurements per size and batching, all taking turns (timings here drift between runs)")
     parser.add_argument("--side-by-side", action="store_true",
                         help="only the original study's loop against evoface's, and the forward against the peak")
+    parser.add_argument("--copies", action="store_true", help="only the kernels' plain copy loop against memcpy")
+    parser.add_argument("--allocator", action="store_true", help="only the loop with and without fixed thresholds")
+    parser.add_argument("--loop-rate", choices=("on", "off"), help=argparse.SUPPRESS)  # one --allocator process
     args = parser.parse_args()
+    if args.loop_rate:
+        print(json.dumps({"rate": loop_rate(args.loop_rate == "on", args.generations)}))
+        return
+    if args.copies:
+        print_copy_kernels(repeats=200)
+        return
+    if args.allocator:
+        print_allocator(args.generations, max(args.repeats, 3))
+        return
     if args.side_by_side:
         print_side_by_side(args.device, args.generations, args.repeats)
         return
