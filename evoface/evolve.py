@@ -58,7 +58,7 @@ class EvolveConfig(RunConfig):
     resume_changeable = (*STOPPING_RULES, "checkpoint_every", "snapshot_every", "detector_every", "device", "precision",
                          "cxpb", "sigma", "indpb", "selection", "truncation", "tournsize",
                          "latent_sigma", "latent_indpb", "crossover", "foreign", "mutation", "face_step", "face_pull", "blobs",
-                         "blob_min_radius", "blob_max_radius")
+                         "blob_min_radius", "blob_max_radius", "ray_address")
     given_together = STOPPING_RULES
 
     out: str
@@ -108,6 +108,12 @@ class EvolveConfig(RunConfig):
     precision: str = bounded("auto", choices=PRECISIONS)
     seed: int = seed_field()
     engine: str = bounded("fast", choices=ENGINES)  # fast (QElitistGA) or reference (evoface.ga.reference, the spec)
+    # island model on Ray (``evoface.islands``): islands, and every K generations the M best of each replace the
+    # M worst of the next
+    islands: int = bounded(1, 1, 4096)
+    migration_every: int = bounded(10, 1, MAX_COUNT)
+    migrants: int = bounded(2, 0, MAX_POPULATION)
+    ray_address: str | None = None  # join this Ray cluster; None = a local Ray instance sized to the machine
 
     def validate(self) -> None:
         super().validate()
@@ -123,6 +129,10 @@ class EvolveConfig(RunConfig):
         if self.generations is None and self.time_limit is None and self.target_fitness is None:
             raise InputError("give a stopping rule: --generations, --time-limit or --target-fitness")
         self._validate_genome()
+        if self.islands > 1 and self.engine != "fast":
+            raise InputError("--islands runs on the fast engine only (--engine fast)")
+        if self.migrants >= self.mu:
+            raise InputError(f"--migrants must be below --mu ({self.mu}), got {self.migrants}")
 
     def _validate_genome(self) -> None:
         """Checks across fields of the genome (the fields' own ranges are declared above)."""
@@ -310,11 +320,27 @@ class EvolveRun:
 
         row["best_face_detected"] = bool(detect_faces(self.image(self._sync_hall_of_fame()[0])[None])[0])
 
-    def _save(self, started: float) -> None:
+    def state(self, started: float) -> dict[str, Any]:
+        """The checkpoint dict of the run now (``started``: when this process began evolving)."""
         self._sync_hall_of_fame()
         genome = self.latent.checkpoint_fields() if self.latent else {"genome": "pixel"}
-        save_atomic({**self.evolution.checkpoint(self.config, self.elapsed + time.perf_counter() - started, self.size),
-                     **genome}, self.last_checkpoint)
+        return {**self.evolution.checkpoint(self.config, self.elapsed + time.perf_counter() - started, self.size),
+                **genome}
+
+    def _save(self, started: float) -> None:
+        save_atomic(self.state(started), self.last_checkpoint)
+
+    def advance(self, started: float, start_generation: int) -> dict[str, Any]:
+        """One generation: the GA step, the hall of fame, and the generation's metrics row."""
+        config, evolution = self.config, self.evolution
+        evolution.ga.step()
+        if config.q < config.top_k:  # otherwise elitism keeps the best top_k: sync when read
+            self._sync_hall_of_fame()
+        evolution.generation += 1
+        row = metrics_row(evolution.ga, evolution.generation, started, start_generation)
+        if config.detector_every and evolution.generation % config.detector_every == 0:
+            self._detector_column(row)
+        return row
 
     def _should_stop(self, started: float) -> str | None:
         config, evolution = self.config, self.evolution
@@ -333,7 +359,6 @@ class EvolveRun:
         rows: list[dict[str, Any]] = []
         if evolution.generation == 0:
             self._snapshot()
-        ga = evolution.ga
         bar = tqdm(total=config.generations, initial=evolution.generation, desc="evolve", unit="gen", disable=None)
         reason = None
         with StopRequest() as stop, large_blocks_on_heap(self.keep_blocks_on_heap):
@@ -341,13 +366,7 @@ class EvolveRun:
                 reason = self._should_stop(started) or ("interrupted" if stop else None)
                 if reason:
                     break
-                ga.step()
-                if config.q < config.top_k:  # otherwise elitism keeps the best top_k: sync when read
-                    self._sync_hall_of_fame()
-                evolution.generation += 1
-                row = metrics_row(ga, evolution.generation, started, start_generation)
-                if config.detector_every and evolution.generation % config.detector_every == 0:
-                    self._detector_column(row)
+                row = self.advance(started, start_generation)
                 rows.append(row)
                 bar.update(1)
                 if evolution.generation % 20 == 0:
@@ -383,8 +402,13 @@ def evolve(config: EvolveConfig, resume: bool = False, toolbox: base.Toolbox | N
 
     ``toolbox``: a DEAP toolbox with your own ``select``, ``mate`` and/or ``mutate`` (DEAP signatures, e.g.
     ``tools.cxTwoPoint``); the ones it lacks are the method's. It runs on the reference engine (``config.engine``
-    becomes "reference"); pass the same toolbox again to resume.
+    becomes "reference"); pass the same toolbox again to resume. ``config.islands`` > 1 runs the island model on
+    Ray (``evoface.islands``).
     """
+    if config.islands > 1:
+        from evoface.islands import evolve_islands  # Ray: imported only for islands
+
+        return evolve_islands(config, resume)
     run = EvolveRun(config, resume, toolbox)
     with run.run.held():  # a start that fails before its first checkpoint leaves no folder behind
         return run.run_until_stop()

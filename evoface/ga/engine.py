@@ -141,6 +141,12 @@ class QElitistGA:
             self._fitness_pending = False
         return individuals
 
+    def replace(self, rows: np.ndarray, genes: np.ndarray, fitness: np.ndarray) -> None:
+        """Overwrite rows of the current generation with evaluated individuals (immigrants, in the island model)."""
+        self.genes[rows], self.fitness[rows] = genes, fitness
+        self._fitness_pending = True
+        self.diversity = diversity(self.genes)
+
     def step(self) -> None:
         """One generation."""
         toolbox, q, phase = self.toolbox, self.q, self._phase

@@ -1,0 +1,73 @@
+"""The island model's bookkeeping, without Ray: per-island seeds and configs, ring migration, and the one checkpoint
+that holds every island.
+
+The checkpoint of an island run is an ordinary evolve checkpoint whose population (``genes``, ``fitness``) is every
+island's, island i in rows [i * mu, (i + 1) * mu), and whose hall of fame is the best of all islands: so `sample`,
+`compare` and `--init-from` read it as any evolve run. ``islands`` holds each island's own state (generation, hall of
+fame, random sources, window), which with its rows is exactly the checkpoint a single-population run would write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import torch
+
+from evoface.core.configs import SEED_MAX
+
+ROWS = ("genes", "fitness")  # stored once, as the whole population's rows
+OWN = ("generation", "hof_genes", "hof_fitness", "rng", "seed_stream", "elites_first", "elapsed")
+
+
+def island_seed(seed: int, index: int) -> int:
+    """Island ``index``'s seed, derived from the run's ``--seed`` and the index (numpy's SeedSequence)."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1, np.uint64)[0]) & SEED_MAX
+
+
+def island_config(config: Any, index: int, out: str) -> Any:
+    """The single-population config island ``index`` runs: the run's, with its own seed and folder."""
+    return dataclasses.replace(config, out=out, seed=island_seed(config.seed, index), islands=1, ray_address=None)
+
+
+def ring_sources(islands: int) -> list[int]:
+    """Where each island's immigrants come from on the ring (DEAP's migRing): island i takes island i - 1's best."""
+    return [(i - 1) % islands for i in range(islands)]
+
+
+def best_rows(fitness: np.ndarray, count: int) -> np.ndarray:
+    """Indices of the ``count`` fittest rows, fittest first (ties: the earlier row)."""
+    return np.argsort(-fitness, kind="stable")[:count]
+
+
+def worst_rows(fitness: np.ndarray, count: int) -> np.ndarray:
+    """Indices of the ``count`` least fit rows, least fit first (ties: the earlier row)."""
+    return np.argsort(fitness, kind="stable")[:count]
+
+
+def merge_best(genes: list[np.ndarray], fitness: list[np.ndarray], count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``count`` fittest of several (n_i, ...) blocks with their fitness, fittest first."""
+    all_genes, all_fitness = np.concatenate(genes), np.concatenate(fitness)
+    rows = best_rows(all_fitness, count)
+    return all_genes[rows], all_fitness[rows]
+
+
+def combine_states(states: list[dict[str, Any]], config: Any, elapsed: float) -> dict[str, Any]:
+    """One checkpoint from the islands' checkpoint dicts (as ``EvolveRun.state`` returns them)."""
+    hof_genes, hof_fitness = merge_best([s["hof_genes"].numpy() for s in states],
+                                        [s["hof_fitness"].numpy() for s in states], config.top_k)
+    return {**states[0], **{key: torch.cat([s[key] for s in states]) for key in ROWS},
+            "hof_genes": torch.from_numpy(hof_genes), "hof_fitness": torch.from_numpy(hof_fitness),
+            "elapsed": elapsed, "config": dataclasses.asdict(config),
+            "islands": [{key: s[key] for key in OWN} for s in states]}
+
+
+def split_state(ckpt: dict[str, Any], index: int, config: Any) -> dict[str, Any]:
+    """Island ``index``'s checkpoint dict out of the combined one, for the single-population ``config``."""
+    islands = ckpt["islands"]
+    mu = len(ckpt["genes"]) // len(islands)
+    rows = slice(index * mu, (index + 1) * mu)
+    shared = {k: v for k, v in ckpt.items() if k not in ("islands", "format", "evoface_version")}
+    return {**shared, **islands[index], **{key: ckpt[key][rows] for key in ROWS},
+            "config": dataclasses.asdict(config)}
