@@ -3,7 +3,6 @@
 import subprocess
 import sys
 
-import pytest
 import torch
 
 from tests.conftest import FACES, NON_FACES, assert_one_line_error, run_cli
