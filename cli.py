@@ -89,8 +89,8 @@ def train_fitness_command(resume_dir, refine, **_):
     ("target_fitness", {"help": "Stop once the best faceness reaches this."}),
     ("checkpoint_every", {"help": "Checkpoint every K generations."}),
     ("snapshot_every", {"help": "Save the best image every K generations."}),
-    ("detector_every", {"help": "Log whether OpenCV's face detector finds a face in the best image every K "
-                                "generations (0 = off)."}),
+    ("detector_every", {"help": "Log whether dlib's CNN face detector (a judge only, never in the fitness) finds a "
+                                "face in the best image every K generations (0 = off)."}),
     ("top_k", {"help": "Individuals in the hall of fame and final grid."}),
     ("genome_size", {"help": "Evolve G x G genomes, upsampled (bilinear) to the model's size to be scored and "
                              "shown."}),

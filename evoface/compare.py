@@ -131,7 +131,7 @@ class Comparison:
         return methods
 
     def measure(self, methods: list[MethodSamples], real: np.ndarray, real_key: str) -> list[dict[str, Any]]:
-        from neural.face_detector import detect_faces
+        from neural.face_detector import detector_rates
         from neural.faceness_store import load_faceness, score_images
         from neural.fid import cached_features, inception_features, inception_model
 
@@ -149,7 +149,9 @@ class Comparison:
             row.update(distances(features, real_features, method.name == "Real"))
             faceness_input = torch.from_numpy(resize_images(images, fitness.config.size)).permute(0, 3, 1, 2)
             row["faceness"] = float(score_images(fitness, faceness_input).mean())
-            row["detector_face_rate"] = float(detect_faces(images).mean())
+            rates = detector_rates(images)  # only judges: no detector takes part in any fitness
+            row["detector_face_rate"] = rates["cnn"]
+            row.update({f"{name}_face_rate": rate for name, rate in rates.items() if name != "cnn"})
             row["seconds_per_sample"] = method.seconds_per_sample
             row["cost_note"] = method.cost_note
             rows.append(row)
@@ -207,13 +209,14 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     def fmt(value, spec):
         return "n/a" if value is None else format(value, spec)
 
-    lines = ["| method | n | FID | KID (x1000) | faceness | detector face rate | s/sample | cost |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    lines = ["| method | n | FID | KID (x1000) | faceness | CNN detector | HOG | Haar | s/sample | cost |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for row in rows:
         kid = None if row["kid"] is None else row["kid"] * 1000
         kid_std = None if row["kid_std"] is None else row["kid_std"] * 1000
         lines.append(f"| {row['method']} | {row['n']} | {fmt(row['fid'], '.1f')} | {fmt(kid, '.1f')} "
                      f"± {fmt(kid_std, '.1f')} | {row['faceness']:.3f} | {row['detector_face_rate']:.0%} | "
+                     f"{row['hog_face_rate']:.0%} | {row['haar_face_rate']:.0%} | "
                      f"{fmt(row['seconds_per_sample'], '.3g')} | {row['cost_note']} |")
     return "\n".join(lines)
 
@@ -221,8 +224,9 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 NOTES = """FID and KID use pytorch-fid's Inception pool3 features against the real images; the Real row compares
 one half of the real set with the other (the floor at that n). KID is the unbiased polynomial-kernel MMD, reliable
 at small n where FID is biased upwards. Faceness is the mean score of the fitness CNN (the GA's own objective, so
-not an independent judge). The detector face rate is the share of images in which OpenCV's frontal-face Haar
-cascade, never trained or tuned here, finds a face. GA images: {ga_mode}."""
+not an independent judge). The detector columns are the shares of images in which a face detector finds a face:
+dlib's CNN (MMOD) detector, its HOG + linear SVM detector, and OpenCV's Haar cascade (which also fires on some noise
+textures); none was trained or tuned on evoface data, and none takes part in any fitness. GA images: {ga_mode}."""
 
 
 def compare(config: CompareConfig) -> dict[str, Any]:

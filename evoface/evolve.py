@@ -22,7 +22,7 @@ from evoface.core.errors import InputError
 from evoface.ga.blob_mutation import mut_blobs_and_reset_block
 from evoface.ga.face_space_mutation import FaceBasis, mut_face_space_block
 from evoface.ga.engine import QElitistGA, evaluate_invalid, fitness_statistics, population_arrays
-from evoface.ga.reference import ENGINES, ReferenceGA, reference_notice, use_reference_operators
+from evoface.ga.reference import ENGINES, ReferenceGA, per_individual, reference_notice, use_reference_operators
 from evoface.core.interrupts import StopRequest
 from evoface.core.plots import image_grid, plot_series, save_png
 from evoface.rendering import render
@@ -84,11 +84,11 @@ class EvolveConfig(RunConfig):
     genome_size: int | None = bounded(None, 4, 128)
     tv_weight: float = bounded(0.0, 0.0, 1e6)  # fitness = faceness - tv_weight * total variation
     blur_sigma: float = bounded(0.0, 0.0, 64.0)  # score a Gaussian-blurred copy (pixels)
-    prior: str = bounded("none", choices=PRIORS)  # realism prior subtracted from the faceness (see ``prior_weight``)
+    prior: str = bounded("face-space", choices=PRIORS)  # realism prior subtracted from the faceness (see ``prior_weight``)
     prior_model: str | None = None      # a train-prior run or checkpoint; None = the shipped face space
     prior_weight: float = bounded(2.0, 0.0, 1e6)  # fitness = faceness - this * distance from face space
     # pixel genome: per-gene resets; blobs + resets; or face-space moves + resets (``evoface.ga.face_space_mutation``)
-    mutation: str = bounded("reset", choices=PIXEL_MUTATIONS)
+    mutation: str = bounded("face-space", choices=PIXEL_MUTATIONS)
     face_step: float = bounded(0.3, 0.0, 100.0)  # face-space mutation: move std, in real faces' std per component
     face_pull: float = bounded(0.1, 0.0, 1.0)  # face-space mutation: share of the way to face space per generation
     blobs: int = bounded(2, 1, 10_000)  # blob mutation: blobs painted into each child
@@ -249,6 +249,10 @@ class EvolveRun:
                                          indpb=config.indpb, selection=config.selection, truncation=truncation,
                                          tournsize=config.tournsize)
             if config.mutation == "face-space":
+                if self.scorer.genome_size != face_space.config.size:
+                    raise InputError(f"--mutation face-space (the default) moves the full {face_space.config.size}px "
+                                     f"image; with --genome-size {self.scorer.genome_size} use --mutation blob or "
+                                     f"--mutation reset")
                 self.toolbox.register("mutate", mut_face_space_block, basis=face_basis(face_space),
                                       step=config.face_step, pull=config.face_pull, indpb=config.indpb, seeds=seeds)
             elif config.mutation == "blob":
@@ -256,8 +260,11 @@ class EvolveRun:
                                       blobs=config.blobs, radius=(config.blob_min_radius, config.blob_max_radius),
                                       indpb=config.indpb, seeds=seeds)
         if config.engine == "reference":
+            block_mutate = self.toolbox.mutate
             use_reference_operators(self.toolbox, rng, sigma=config.sigma, indpb=config.indpb,
                                     selection=config.selection, truncation=truncation, tournsize=config.tournsize)
+            if config.mutation != "reset":  # blob and face-space moves: the fast engine's operator, child by child
+                self.toolbox.register("mutate", per_individual(block_mutate))
             for name in ("select", "mate", "mutate"):
                 if toolbox is not None and hasattr(toolbox, name):
                     self.toolbox.register(name, getattr(toolbox, name))
@@ -318,7 +325,8 @@ class EvolveRun:
     def _detector_column(self, row: dict[str, Any]) -> None:
         from neural.face_detector import detect_faces
 
-        row["best_face_detected"] = bool(detect_faces(self.image(self._sync_hall_of_fame()[0])[None])[0])
+        # a judge only (dlib's CNN detector): it never feeds the fitness or the selection
+        row["best_face_detected"] = bool(detect_faces(self.image(self._sync_hall_of_fame()[0])[None], "cnn")[0])
 
     def state(self, started: float) -> dict[str, Any]:
         """The checkpoint dict of the run now (``started``: when this process began evolving)."""

@@ -44,6 +44,11 @@ class RefineRoundsConfig(RunConfig):
     seed: int = seed_field()
 
 
+def coarse_genome_mutation(genome_size: int | None) -> dict[str, Any]:
+    """A coarse genome cannot take the default face-space mutation (it moves full-size images): per-gene resets."""
+    return {"mutation": "reset"} if genome_size else {}
+
+
 def check_inputs(config: RefineRoundsConfig) -> Path:
     """Check the settings, the first model and the image folders before any folder is made; return the model."""
     config.validate()
@@ -82,7 +87,8 @@ def _run_rounds(config: RefineRoundsConfig, run: RunDir, model: Path) -> list[di
         if not (ga_dir / "checkpoints" / "last.pt").is_file():
             evolve(EvolveConfig(out=str(ga_dir), fitness=str(model), generations=config.generations,
                                 genome_size=config.genome_size, tv_weight=config.tv_weight, device=config.device,
-                                seed=config.seed + r, **config.evolve_options))
+                                seed=config.seed + r,
+                                **{**coarse_genome_mutation(config.genome_size), **config.evolve_options}))
         best = evolve_run_images(ga_dir, 1)[0]
         refined = fit_dir / "checkpoints" / "best.pt"
         if not refined.is_file():

@@ -45,13 +45,14 @@ def test_scorer_with_levers_subtracts_the_tv_penalty():
 
 
 def test_coarse_genome_run_and_coarse_to_fine_start(tmp_path):
-    evolve(EvolveConfig(out=str(tmp_path / "coarse"), mu=10, q=2, generations=20, genome_size=16, device="cpu"))
+    evolve(EvolveConfig(out=str(tmp_path / "coarse"), mu=10, q=2, generations=20, genome_size=16, device="cpu",
+                        mutation="reset"))
     ckpt = load_checkpoint(tmp_path / "coarse" / "checkpoints" / "last.pt", "evolve")
     assert ckpt["genes"].shape == (10, 16 * 16 * 3) and ckpt["image_size"] == 64
     assert evolve_run_images(tmp_path / "coarse", 2).shape == (2, 64, 64, 3)
     coarse_best = float(ckpt["fitness"].max())
     evolve(EvolveConfig(out=str(tmp_path / "fine"), mu=10, q=2, generations=2, genome_size=32, device="cpu",
-                        init_from=str(tmp_path / "coarse")))
+                        mutation="reset", init_from=str(tmp_path / "coarse")))
     fine = load_checkpoint(tmp_path / "fine" / "checkpoints" / "last.pt", "evolve")
     assert fine["genes"].shape == (10, 32 * 32 * 3)
     # the fine run starts from the coarse run's images, so it starts near the coarse run's best fitness

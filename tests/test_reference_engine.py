@@ -178,7 +178,7 @@ def test_deap_operators_a_user_registers_run_in_the_reference_loop():
 
 def small_run(out, **overrides) -> EvolveConfig:
     options = dict(out=str(out), mu=12, q=3, generations=16, checkpoint_every=5, snapshot_every=8, device="cpu",
-                   seed=4, indpb=0.002, genome_size=16, engine="reference")
+                   seed=4, indpb=0.002, genome_size=16, engine="reference", mutation="reset")
     return EvolveConfig(**{**options, **overrides})
 
 
