@@ -22,6 +22,7 @@ from evoface.core.words import plural
 ConfigT = TypeVar("ConfigT")
 LOCK = ".lock"
 SKELETON = ("checkpoints", "samples", "plots")
+STAMP = "written_by"  # the key of config.json that marks a folder as an evoface run
 
 
 def _alive(pid: int) -> bool:
@@ -76,6 +77,14 @@ class RunDir:
         if run.path.is_dir() and not run.config_path.is_file() and any(
                 not run._left_by_a_start(p) for p in run.path.iterdir()):
             raise InputError(f"{run.path} is a folder that holds no evoface run: choose a new --out")
+        if run.config_path.is_file() and not run._written_by_evoface():  # a start clears the folder: never another's
+            raise InputError(f"{run.path} holds a config.json that evoface did not write: choose a new --out")
+
+    def _written_by_evoface(self) -> bool:
+        try:
+            return json.loads(self.config_path.read_text()).get(STAMP) == "evoface"
+        except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+            return False
 
     @staticmethod
     def _left_by_a_start(path: Path) -> bool:
@@ -220,6 +229,7 @@ class RunDir:
         data = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
         if getattr(config, "kind", ""):
             data["kind"] = config.kind
+        data[STAMP] = "evoface"  # only a folder whose config.json says so may be cleared for a new start
         try:
             self.config_path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
         except OSError as exc:
