@@ -197,6 +197,20 @@ def test_an_evolve_run_on_the_reference_engine_writes_its_outputs_and_resumes_ex
     assert (tmp_path / "split" / "samples" / "best_0000016.png").is_file()
 
 
+def test_the_reference_engine_runs_a_block_mutation_child_by_child():
+    from evoface.ga.reference import per_individual
+
+    calls = []
+
+    def block_mutation(block):  # e.g. the fast engine's face-space move: an (n, L) block in place
+        calls.append(block.shape)
+        block += 1
+
+    individual = as_individuals(np.zeros((1, 6), np.uint8))[0]
+    (mutated,) = per_individual(block_mutation)(individual)
+    assert mutated is individual and calls == [(1, 6)] and individual.tolist() == [1] * 6
+
+
 def test_a_users_toolbox_switches_evolve_to_the_reference_engine(tmp_path, capsys):
     calls = []
     toolbox = base.Toolbox()

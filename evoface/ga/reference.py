@@ -70,6 +70,15 @@ def sel_truncation(individuals: list, k: int, top: int, rng: np.random.Generator
     return [best[i] for i in rng.integers(0, len(best), k)]
 
 
+def per_individual(block_operator):
+    """A DEAP ``mutate(individual)`` made from an operator on (n, L) gene blocks (such as the fast engine's blob and
+    face-space mutations): it mutates the individual as a one-row block, in place."""
+    def mutate(individual: np.ndarray) -> tuple[np.ndarray]:
+        block_operator(individual[None])
+        return (individual,)
+    return mutate
+
+
 def use_reference_operators(toolbox: base.Toolbox, rng: np.random.Generator, *, sigma: float, indpb: float,
                             selection: str, truncation: int, tournsize: int) -> base.Toolbox:
     """Register the method's select, mate and mutate on ``toolbox`` in DEAP signatures (its evaluate and population
