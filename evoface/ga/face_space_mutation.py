@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from evoface.ga.operators import mut_uniform_reset_block
@@ -38,6 +39,16 @@ class FaceBasis:
                              f"{self.std.shape}")
 
 
+@numba.njit(cache=True)
+def _write_moved(block, genes, move, keep, offset):
+    """block = clip(round(keep * genes + offset + 255 * move)): the child, back in uint8, in one pass."""
+    n, dims = block.shape
+    for i in range(n):
+        for j in range(dims):
+            value = np.rint(keep * genes[i, j] + offset[j] + np.float32(255) * move[i, j])
+            block[i, j] = np.uint8(min(max(value, 0.0), 255.0))
+
+
 def mut_face_space_block(block: np.ndarray, basis: FaceBasis, step: float, pull: float, indpb: float,
                          seeds: SeedStream) -> int:
     """Mutate the (n, D) uint8 block in place: per-gene resets, then the pull towards face space and a random move
@@ -47,11 +58,11 @@ def mut_face_space_block(block: np.ndarray, basis: FaceBasis, step: float, pull:
                          f"{block.dtype}")
     resets = mut_uniform_reset_block(block, indpb, seeds)
     draws = np.random.default_rng(seeds.next_seed()).standard_normal((len(block), len(basis.std)), np.float32)
-    centred = block.astype(np.float32) * np.float32(1 / 255) - basis.mean
-    coefficients = np.float32(pull) * (centred @ basis.components) + draws * (np.float32(step) * basis.std)
-    moved = (1 - np.float32(pull)) * centred + coefficients @ basis.components.T + basis.mean
-    np.clip(np.rint(moved * np.float32(255)), 0, 255, out=moved)
-    block[:] = moved
+    genes = block.astype(np.float32)
+    centred_coefficients = (genes @ basis.components) * np.float32(1 / 255) - basis.mean @ basis.components
+    coefficients = np.float32(pull) * centred_coefficients + draws * (np.float32(step) * basis.std)
+    move = coefficients @ basis.components.T  # (n, D), in [0, 1] units
+    _write_moved(block, genes, move, np.float32(1 - pull), np.float32(255 * pull) * basis.mean)
     return resets
 
 
