@@ -1,8 +1,9 @@
 """Engine speed: generations/s of the fast engine (QElitistGA) and the reference engine (the plain DEAP loop,
 evoface.ga.reference) in the real evolve loop at 64 px on the shipped faceness model (mu=100, q=20), side by side in
 one process, taking turns; and the reference engine with DEAP's own operators (tools.cxTwoPoint, tools.mutUniformInt).
+Both engines run the method itself: faceness alone, per-gene reset mutation (--prior none --mutation reset).
 
-Run: python bench/engine_speed.py [--generations 300] [--repeats 3]
+Run: python bench/engine_speed.py [--generations 300] [--repeats 3] [--threads N]
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def deap_operators() -> base.Toolbox:
 def warm_run(workdir: Path, name: str, engine: str, toolbox: base.Toolbox | None = None
              ) -> tuple[EvolveRun, TimedScorer]:
     config = EvolveConfig(out=str(workdir / name), generations=WARMUP_GENERATIONS, checkpoint_every=10**9,
-                          snapshot_every=10**9, device="cpu", seed=0, engine=engine)
+                          snapshot_every=10**9, device="cpu", seed=0, engine=engine, prior="none", mutation="reset")
     run = EvolveRun(config, resume=False, toolbox=toolbox)
     run.run_until_stop()
     timed = TimedScorer(run.toolbox.evaluate)
@@ -49,7 +50,13 @@ def main() -> None:
     parser.add_argument("--deap-generations", type=int, default=10,
                         help="timed generations per measurement with DEAP's per-gene mutation (slow)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's); 1 keeps a loaded machine's "
+                        "other processes from stalling the forward pass's thread team")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         runs = {"fast": (warm_run(Path(tmp), "fast", "fast"), args.generations),
                 "reference": (warm_run(Path(tmp), "reference", "reference"), args.generations),
@@ -61,8 +68,10 @@ def main() -> None:
                 (run, timed), generations = runs[name]
                 rates[name].append(time_generations(run, timed, generations)[0])
     fast = float(np.median(rates["fast"]))
-    print(f"\n== evolve loop at 64 px, shipped model, mu=100, q=20: generations/s, median of {args.repeats} "
-          f"(range), taking turns")
+    import torch
+
+    print(f"\n== evolve loop at 64 px, shipped model, mu=100, q=20, {torch.get_num_threads()} torch threads: "
+          f"generations/s, median of {args.repeats} (range), taking turns")
     for name, values in rates.items():
         median = float(np.median(values))
         print(f"{name:>44} {median:8.1f} ({min(values):.1f}-{max(values):.1f})   fast / this: {fast / median:6.1f}x")
