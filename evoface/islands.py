@@ -37,6 +37,7 @@ START_TIMEOUT_S = 600.0   # building an island: loading its models, compiling it
 STEP_TIMEOUT_S = 120.0    # at least this long for one call between migration points ...
 SLOWEST_FACTOR = 20.0     # ... or this many times the slowest such call so far
 MAX_RESTARTS = 5          # island restarts in a row without reaching a new checkpoint
+RAY_START_ATTEMPTS = 3
 
 
 class IslandLost(Exception):
@@ -62,12 +63,25 @@ class RayInstance:
     def __enter__(self):
         env = {"env_vars": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}}  # one thread per island
         if self.address:
-            self.ray.init(address=self.address, runtime_env=env, log_to_driver=False)
-        else:
-            self.temp_dir = tempfile.mkdtemp(prefix="evoface-ray-", dir="/tmp")  # short: Ray's sockets live there
-            self.ray.init(num_cpus=os.cpu_count(), include_dashboard=False, _temp_dir=self.temp_dir,
-                          runtime_env=env, log_to_driver=False)
-        return self.ray
+            try:
+                self.ray.init(address=self.address, runtime_env=env, log_to_driver=False)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise InputError(f"cannot join the Ray cluster at --ray-address {self.address}: "
+                                 f"{str(exc).strip().splitlines()[0][:160]}") from None
+            return self.ray
+        self.temp_dir = tempfile.mkdtemp(prefix="evoface-ray-", dir="/tmp")  # short: Ray's sockets live there
+        for attempt in range(1, RAY_START_ATTEMPTS + 1):
+            try:  # Ray gives its processes 30 s to register: a busy machine can miss that
+                self.ray.init(num_cpus=os.cpu_count(), include_dashboard=False, _temp_dir=self.temp_dir,
+                              runtime_env=env, log_to_driver=False)
+                return self.ray
+            except Exception as exc:  # Ray raises a bare Exception for a start that timed out
+                self.ray.shutdown()
+                if attempt == RAY_START_ATTEMPTS:
+                    shutil.rmtree(self.temp_dir, ignore_errors=True)
+                    raise InputError(f"could not start a local Ray instance ({attempt} attempts): "
+                                     f"{str(exc).strip().splitlines()[0][:160]}") from None
+                print(f"warning: Ray did not start ({exc}); trying again", file=sys.stderr)
 
     def __exit__(self, *exc: object) -> None:
         self.ray.shutdown()

@@ -67,7 +67,8 @@ def _fake_state(island: int, mu: int, length: int) -> dict:
     rng = np.random.default_rng(island)
     return {"kind": "evolve", "generation": 5, "image_size": 8, "genome": "pixel",
             "genes": torch.from_numpy(rng.integers(0, 256, (mu, length), dtype=np.uint8)),
-            "fitness": torch.from_numpy(rng.random(mu)), "hof_genes": torch.full((2, length), island, dtype=torch.uint8),
+            "fitness": torch.from_numpy(rng.random(mu)),
+            "hof_genes": torch.full((2, length), island, dtype=torch.uint8),
             "hof_fitness": torch.tensor([0.5 + island / 10, 0.1]), "rng": {"island": island},
             "seed_stream": 1000 + island, "elites_first": bool(island % 2), "elapsed": 1.0 + island, "config": {}}
 
