@@ -28,17 +28,19 @@ from deap import base, tools
 from evoface.ga.engine import diversity, evaluate_invalid, population_arrays
 
 ENGINES = ("fast", "reference")
-# Generations/s of the fast engine over the reference one with the method's operators at 64 px on the shipped model,
-# measured side by side by ``python bench/engine_speed.py`` (see the README).
-REFERENCE_SLOWDOWN_64PX: float | None = None  # not measured yet
+# Generations/s of the fast engine over the reference one at 64 px on the shipped model, with the method's operators
+# and with DEAP's cxTwoPoint + mutUniformInt: ``python bench/engine_speed.py --generations 100 --deap-generations 3
+# --threads 1``, side by side in one process on a 2-core CPU at a load of 30-57, where the forward pass took most of
+# each generation (see the README, "The reference engine and your own DEAP operators").
+REFERENCE_SLOWDOWN_64PX, DEAP_OPERATORS_SLOWDOWN_64PX = 1.1, 2.8
 
 
 def reference_notice() -> str:
     """The word a user of the reference engine gets on its speed."""
-    measured = (f"about {REFERENCE_SLOWDOWN_64PX:.1f}x fewer generations/s than the fast engine with the method's "
-                f"operators (64 px, shipped model)" if REFERENCE_SLOWDOWN_64PX else "slower than the fast engine")
-    return (f"evolve: the reference engine (plain DEAP loop, one Python call per individual and operator) runs "
-            f"{measured}; DEAP's per-gene operators such as tools.mutUniformInt are slower still.")
+    return (f"evolve: the reference engine (a plain DEAP loop, one Python call per individual and operator) runs "
+            f"{REFERENCE_SLOWDOWN_64PX:.1f}x fewer generations/s than the fast engine with the method's operators and "
+            f"{DEAP_OPERATORS_SLOWDOWN_64PX:.1f}x fewer with DEAP's cxTwoPoint + mutUniformInt (64 px, measured on a "
+            f"loaded 2-core CPU where the CNN took most of the time; more where the CNN is fast).")
 
 
 def normal_cut(length: int, sigma: float, rng: np.random.Generator) -> int:
