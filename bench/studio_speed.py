@@ -6,11 +6,11 @@ been read and parsed: breeding, decoding, scoring the faceness of the 16 faces, 
 metrics row. The browser's own part (drawing 16 images) comes on top; tests/test_studio_browser.py prints it for
 the whole round trip in Chromium.
 
-The latent genome uses the shipped GAN (neural/pretrained/gan64.pt) when it is there, else an untrained DCGAN of
-the same architecture (speed does not depend on the weights). Each configuration is measured with torch on 1 and
+The latent genome uses ``--decoder``, else the shipped GAN (neural/pretrained/gan64.pt) when it is there, else an
+untrained DCGAN (64 px, nz 100, ngf 32; speed does not depend on the weights). Each configuration is measured with torch on 1 and
 on 2 threads, in alternating rounds.
 
-    python bench/studio_speed.py [--steps 20] [--rounds 3]
+    python bench/studio_speed.py [--steps 20] [--rounds 3] [--decoder CKPT]
 """
 
 from __future__ import annotations
@@ -81,12 +81,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--decoder", help="latent genome's decoder checkpoint (default: the shipped GAN, else an "
+                                          "untrained DCGAN of its architecture)")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        decoder = str(SHIPPED_GAN) if SHIPPED_GAN.is_file() else untrained_gan(folder / "gan.pt")
-        print(f"latent decoder: {decoder if SHIPPED_GAN.is_file() else 'untrained DCGAN (64 px, nz 100, ngf 32)'}")
+        if args.decoder or SHIPPED_GAN.is_file():
+            decoder = args.decoder or str(SHIPPED_GAN)
+            print(f"latent decoder: {decoder}")
+        else:
+            decoder = untrained_gan(folder / "gan.pt")
+            print("latent decoder: untrained DCGAN (64 px, nz 100, ngf 32)")
         sessions = {"pixel": StudioSession(StudioConfig(out=str(folder / "pixel"), genome="pixel")),
                     "latent": StudioSession(StudioConfig(out=str(folder / "latent"), genome="latent",
                                                          decoder=decoder))}
