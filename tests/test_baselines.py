@@ -144,13 +144,13 @@ def test_sample_from_an_evolve_run(tmp_path, capsys):
 def test_baseline_cli_errors(tmp_path, capsys):
     code, err = run_cli(["train-vae", "--data", str(FACES), "--max-images", "10", "--batch-size", "64",
                          "--out", str(tmp_path / "v")], capsys)
-    assert_one_line_error(code, err, "fewer than one batch")
+    assert_one_line_error(code, err, "fewer than --batch-size 64")
     fit = tmp_path / "fit.pt"
     torch.save({"kind": "faceness"}, fit)
     code, err = run_cli(["sample", "--model", str(fit), "-n", "4", "--out", str(tmp_path / "x.png")], capsys)
     assert_one_line_error(code, err, "'faceness' checkpoint")
     code, err = run_cli(["sample", "--model", str(fit), "-n", "0", "--out", str(tmp_path / "x.png")], capsys)
-    assert_one_line_error(code, err, "-n must be at least 1")
+    assert_one_line_error(code, err, "0 is not in the range 1<=x<=")
 
 
 def test_resume_keeps_stored_epochs_unless_given(tmp_path, capsys):
