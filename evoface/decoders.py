@@ -32,6 +32,11 @@ REFERENCE_BATCH, REFERENCE_SEED = 512, 0
 DECODE_BATCH = 256
 
 
+def default_decoder() -> str:
+    """The decoder of a latent run given none: the shipped GAN, or the shipped VAE where no GAN is shipped."""
+    return "gan" if SHIPPED["gan"].is_file() or not SHIPPED["vae"].is_file() else "vae"
+
+
 def resolve_decoder_path(source: str | os.PathLike) -> Path:
     """The checkpoint behind a decoder source: a shipped one for "gan"/"vae", ``RUN/checkpoints/best.pt`` for a
     run folder, else the path itself."""

@@ -98,6 +98,7 @@ class EvolveConfig(RunConfig):
     # pixel: the image itself; latent: the input code of a GAN/VAE decoder
     genome: str = bounded("pixel", choices=GENOMES)
     decoder: str | None = None          # latent: a train-gan/train-vae checkpoint or "gan"/"vae"; None = "gan"
+    #                                     (the shipped VAE while no GAN is shipped)
     latent_sigma: float = bounded(0.5, 0.0, 100.0)  # latent Gaussian mutation: std of the change of a mutated gene
     latent_indpb: float = bounded(0.1, 0.0, 1.0)  # latent Gaussian mutation: probability that a gene mutates
     # latent crossover: normal-point (on the vector) or slerp
@@ -149,7 +150,9 @@ class EvolveConfig(RunConfig):
 
     @property
     def decoder_source(self) -> str:
-        return self.decoder or "gan"
+        from evoface.decoders import default_decoder
+
+        return self.decoder or default_decoder()
 
 
 @dataclass
@@ -218,6 +221,8 @@ class EvolveRun:
         self.scorer = BatchScorer(models, resolve_device(config.device), config.genome_size, config.tv_weight,
                                   config.blur_sigma, ensemble_rule=config.ensemble_rule, precision=config.precision,
                                   prior=prior, prior_weight=config.prior_weight)
+        if config.genome == "latent" and config.decoder is None:
+            config.decoder = config.decoder_source  # stored, so that a resumed run keeps its decoder
         self.latent = (LatentGenome(config.decoder_source, self.size, self.scorer.device)
                        if config.genome == "latent" else None)
         self.genome_length = self.latent.length if self.latent else self.scorer.genome_length

@@ -148,9 +148,9 @@ def test_elitism_keeps_float_latents_bit_exact():
 
 # decoders --------------------------------------------------------------------------------------------------------
 
-def tiny_gan(path, nz=16, seed=0):
+def tiny_gan(path, nz=16, seed=0, size=64):
     torch.manual_seed(seed)
-    net = Generator(DcganConfig(size=64, nz=nz, ngf=4, ndf=4))
+    net = Generator(DcganConfig(size=size, nz=nz, ngf=4, ndf=4))
     save_atomic({"kind": "gan", "model_config": dataclasses.asdict(net.config), "generator": net.state_dict()}, path)
     return path
 
@@ -202,9 +202,13 @@ def test_shipped_names_resolve_to_the_package_files(monkeypatch, tmp_path, gan_p
     monkeypatch.setitem(decoders.SHIPPED, "gan", gan_path)
     assert load_decoder("gan").latent_size == 16
     assert sample_images("gan", 5, seed=2).shape == (5, 64, 64, 3)
+    assert decoders.default_decoder() == "gan"
     monkeypatch.setitem(decoders.SHIPPED, "vae", tmp_path / "missing.pt")
     with pytest.raises(Exception, match="shipped vae decoder is missing"):
         load_decoder("vae")
+    monkeypatch.setitem(decoders.SHIPPED, "gan", tmp_path / "missing.pt")
+    monkeypatch.setitem(decoders.SHIPPED, "vae", gan_path)
+    assert decoders.default_decoder() == "vae"  # no GAN shipped: a latent run takes the shipped VAE
 
 
 # latent evolve runs ------------------------------------------------------------------------------------------------
@@ -264,8 +268,8 @@ def test_latent_bad_input_is_a_one_line_error(tmp_path, gan_path, capsys):
     base = ["evolve", "--genome", "latent", "--generations", "1", "--device", "cpu"]
     cases = [
         (["--decoder", str(faceness32), "--out", str(tmp_path / "a")], "expected 'gan' or 'vae'"),
-        (["--decoder", str(gan_path), "--fitness", str(faceness32), "--out", str(tmp_path / "b")],
-         "makes 64px images, but the fitness model scores 32px"),
+        (["--decoder", str(tiny_gan(tmp_path / "gan32.pt", size=32)), "--out", str(tmp_path / "b")],
+         "makes 32px images, but the fitness model scores 64px"),
         (["--decoder", str(other), "--init-from", str(tmp_path / "run"), "--out", str(tmp_path / "c")],
          "latent codes of size 16, but the decoder"),
         (["--decoder", str(gan_path), "--init-from", str(tmp_path / "pixel"), "--out", str(tmp_path / "d")],
