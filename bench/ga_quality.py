@@ -40,6 +40,8 @@ CONFIGURATIONS = {  # evolve options beyond --time-limit and --seed
     "face-space mutation, no prior": {"prior": "none"},
     "prior, no pull (--face-pull 0)": {"face_pull": 0.0},
     "blob mutation + prior": {"mutation": "blob"},
+    "prior weight 1": {"prior_weight": 1.0},
+    "fewer resets (--indpb 0.0002)": {"indpb": 0.0002},
     "original + genome 16 + tv 0.1": {**ORIGINAL, "genome_size": 16, "tv_weight": 0.1},
 }
 SNAPSHOT_SCALE = 4  # evolve's snapshots are the best image enlarged 4x (nearest neighbour)

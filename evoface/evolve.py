@@ -57,8 +57,8 @@ class EvolveConfig(RunConfig):
     command = "evolve"
     resume_changeable = (*STOPPING_RULES, "checkpoint_every", "snapshot_every", "detector_every", "device", "precision",
                          "cxpb", "sigma", "indpb", "selection", "truncation", "tournsize",
-                         "latent_sigma", "latent_indpb", "crossover", "foreign", "mutation", "face_step", "face_pull", "blobs",
-                         "blob_min_radius", "blob_max_radius", "ray_address")
+                         "latent_sigma", "latent_indpb", "crossover", "foreign", "mutation", "face_step", "face_pull",
+                         "blobs", "blob_min_radius", "blob_max_radius", "ray_address")
     given_together = STOPPING_RULES
 
     out: str
