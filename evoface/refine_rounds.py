@@ -17,6 +17,7 @@ import torch
 from evoface.evolve import EvolveConfig, evolve
 from evoface.refinement import refinement_negatives
 from evoface.core.configs import RunConfig, bounded, seed_field
+from evoface.core.errors import InputError
 from evoface.core.rundir import RunDir
 from fitness_data.sources import load_sources
 from neural.face_detector import detect_faces
@@ -28,6 +29,8 @@ from evoface.sampling import evolve_run_images
 @dataclass
 class RefineRoundsConfig(RunConfig):
     """Every parameter of ``evoface refine-rounds``."""
+
+    command = "refine-rounds"
 
     faces: list[str]
     negatives: list[str]
@@ -67,6 +70,11 @@ def refine_rounds(config: RefineRoundsConfig) -> list[dict[str, Any]]:
     """Run the rounds; returns (and writes to OUT/metrics.jsonl) one summary row per round."""
     model = check_inputs(config)
     created = not Path(config.out).exists()
+    if not created and RunDir(config.out, create=None).config_path.is_file():  # a re-run resumes: only its own rounds
+        stored = RunDir(config.out, create=None).read_stored_config()
+        if "kind" in stored or "rounds" not in stored:  # another command's run (they store a kind), or no rounds
+            raise InputError(f"--out {config.out} holds another command's run, not refine-rounds rounds: choose a new "
+                             f"--out")
     run = RunDir(config.out)
     run.created = created  # a first call that fails before any round's checkpoint leaves no folder
     with run.failing():

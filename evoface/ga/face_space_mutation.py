@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+import torch
 
 from evoface.ga.operators import mut_uniform_reset_block
 from evoface.ga.seed_stream import SeedStream
@@ -37,6 +38,8 @@ class FaceBasis:
         if self.mean.shape != (dims,) or self.std.shape != (k,):
             raise ValueError(f"a face basis needs mean ({dims},) and std ({k},), got {self.mean.shape}, "
                              f"{self.std.shape}")
+        # the mean's coefficients, once (with torch: a numpy product would wake numpy's BLAS threads, see below)
+        object.__setattr__(self, "mean_coefficients", torch.from_numpy(self.mean) @ torch.from_numpy(self.components))
 
 
 @numba.njit(cache=True)
@@ -58,11 +61,14 @@ def mut_face_space_block(block: np.ndarray, basis: FaceBasis, step: float, pull:
                          f"{block.dtype}")
     resets = mut_uniform_reset_block(block, indpb, seeds)
     draws = np.random.default_rng(seeds.next_seed()).standard_normal((len(block), len(basis.std)), np.float32)
-    genes = block.astype(np.float32)
-    centred_coefficients = (genes @ basis.components) * np.float32(1 / 255) - basis.mean @ basis.components
-    coefficients = np.float32(pull) * centred_coefficients + draws * (np.float32(step) * basis.std)
-    move = coefficients @ basis.components.T  # (n, D), in [0, 1] units
-    _write_moved(block, genes, move, np.float32(1 - pull), np.float32(255 * pull) * basis.mean)
+    # the two products run on torch's thread pool, the one the fitness forward uses: numpy's BLAS threads, spinning
+    # after each call, took the cores from the forward pass that follows (the loop ran 2.2-2.4x slower)
+    genes = torch.from_numpy(block).float()
+    components = torch.from_numpy(basis.components)
+    centred_coefficients = (genes @ components).mul_(1 / 255).sub_(basis.mean_coefficients)
+    coefficients = centred_coefficients.mul_(pull).add_(torch.from_numpy(draws * (np.float32(step) * basis.std)))
+    move = coefficients @ components.T  # (n, D), in [0, 1] units
+    _write_moved(block, genes.numpy(), move.numpy(), np.float32(1 - pull), np.float32(255 * pull) * basis.mean)
     return resets
 
 
