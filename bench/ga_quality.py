@@ -25,6 +25,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from evoface.core.checkpoints import load_checkpoint  # noqa: E402
 from evoface.core.plots import image_grid, save_png  # noqa: E402
 from evoface.core.rundir import RunDir  # noqa: E402
 from evoface.evolve import EvolveConfig, evolve  # noqa: E402
@@ -74,6 +75,7 @@ def main() -> None:
     parser.add_argument("--weights", default=str(root.parent / "shared" / "weights" / "pt_inception-fid-features.pth"))
     parser.add_argument("--out", default=str(root / "runs" / "ga-quality"))
     parser.add_argument("--only", nargs="*", help="names of configurations to run (default: all)")
+    parser.add_argument("--reuse", action="store_true", help="read runs an earlier call finished instead of rerunning")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -91,8 +93,12 @@ def main() -> None:
         best, fitness, generations, face_seconds = [], [], [], []
         for seed in range(args.seeds):
             run = out / f"{slug}-s{seed}"
-            summary = evolve(EvolveConfig(out=str(run), time_limit=args.budget, generations=None, seed=seed,
-                                          device="cpu", **options))
+            if args.reuse and (run / "checkpoints" / "last.pt").is_file():  # a finished run of an earlier call
+                ckpt = load_checkpoint(run / "checkpoints" / "last.pt", "evolve")
+                summary = {"best_fitness": float(ckpt["hof_fitness"].max()), "generation": int(ckpt["generation"])}
+            else:
+                summary = evolve(EvolveConfig(out=str(run), time_limit=args.budget, generations=None, seed=seed,
+                                              device="cpu", **options))
             best.append(evolve_run_images(run, 1)[0])
             fitness.append(summary["best_fitness"])
             generations.append(summary["generation"])
