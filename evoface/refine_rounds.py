@@ -70,8 +70,9 @@ def refine_rounds(config: RefineRoundsConfig) -> list[dict[str, Any]]:
     """Run the rounds; returns (and writes to OUT/metrics.jsonl) one summary row per round."""
     model = check_inputs(config)
     created = not Path(config.out).exists()
-    if not created and RunDir(config.out, create=None).config_path.is_file():  # a re-run resumes: only its own rounds
-        stored = RunDir(config.out, create=None).read_stored_config()
+    existing = RunDir(config.out, create=None)
+    if not created and existing.config_path.is_file():  # a re-run resumes: only its own rounds
+        stored = existing.read_stored_config()
         if "kind" in stored or "rounds" not in stored:  # another command's run (they store a kind), or no rounds
             raise InputError(f"--out {config.out} holds another command's run, not refine-rounds rounds: choose a new "
                              f"--out")
