@@ -100,6 +100,12 @@ def train_fitness_command(resume_dir, refine, **_):
                        "principal components of real faces, see train-prior) from the faceness; none: faceness only."}),
     ("prior_model", {"type": click.Path(), "help": "A train-prior run or checkpoint (default: the shipped one)."}),
     ("prior_weight", {"help": "Weight of the realism prior."}),
+    ("target", {"type": click.Path(exists=True, dir_okay=False),
+                "help": "Evolve towards this face: the fitness also subtracts --target-weight x the distance from it "
+                        "(kept in RUN/target.png)."}),
+    ("target_space", {"help": "Where likeness to --target is measured: face-space (eigenface coordinates) or "
+                              "faceness (the faceness net's feature maps)."}),
+    ("target_weight", {"help": "Weight of the distance from --target."}),
     ("mutation", {"help": "Pixel genome: reset (per-gene resets, --indpb); blob (Gaussian blobs of colour painted "
                           "into each child, then the resets); face-space (the resets, then a step towards the "
                           "prior's face space and a random move along it)."}),
@@ -287,37 +293,35 @@ def refine_rounds_command(**_):
                f"into {config.out}/round{len(rows) - 1}/fit")
 
 
-@evoface.command("studio")
-@click.option("--out", type=click.Path(file_okay=False), help="Run directory to create for this session.")
-@click.option("--resume", "resume_dir", type=click.Path(file_okay=False), help="Reopen this session where it was.")
-@click.option("--genome", type=click.Choice(["latent", "pixel"]),
-              help="latent: a decoder's latent vector; pixel: the evolve chromosome.  [default: latent]")
-@click.option("--decoder", help="Latent genome's GAN/VAE checkpoint, or gan / vae (shipped).  [default: gan]")
-@click.option("--fitness", type=click.Path(), help="Faceness checkpoint for the blend and the scores shown "
-                                                   "(default: shipped model).")
-@click.option("--grid", type=int, help="Faces per generation.  [default: 16]")
-@click.option("--fresh", type=int, help="New random faces in every generation.  [default: 2]")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; anything but this machine lets others reach the studio.")
-@click.option("--port", default=8765, show_default=True, type=int, help="Port to listen on (0: any free port).")
-@click.option("--runs", type=click.Path(file_okay=False),
-              help="Folder whose runs the runs page lists, live (default: the one holding the session).")
-@click.option("--seed", type=int, help="Seed of the first grid and the operators.  [default: 0]")
-def studio_command(resume_dir, host, port, runs, **options):
+@evoface.command("studio", cls=ConfigCommand)
+@config_options(
+    "evoface.studio.session:StudioConfig",
+    ("out", {"type": click.Path(file_okay=False), "help": "Run directory to create for this session."}),
+    ("genome", {"help": "latent: a decoder's latent vector; pixel: the evolve chromosome."}),
+    ("decoder", {"help": "Latent genome's GAN/VAE checkpoint, or gan / vae (shipped).  [default: gan]"}),
+    ("fitness", {"type": click.Path(), "help": "Faceness checkpoint for the blend and the scores shown (default: "
+                                               "shipped model)."}),
+    ("grid", {"help": "Faces per generation."}),
+    ("fresh", {"help": "New random faces in every generation."}),
+    ("strength", {"help": "The page's first mutation strength."}),
+    ("blend", {"help": "The page's first blend with the CNN faceness (0: your choice alone)."}),
+    ("undo_depth", {"help": "Generations that undo can go back."}),
+    ("host", {"help": "Address to listen on; anything but this machine lets others reach the studio."}),
+    ("port", {"help": "Port to listen on (0: any free port)."}),
+    ("runs", {"type": click.Path(file_okay=False),
+              "help": "Folder whose runs the runs page lists, live (default: the one holding the session)."}),
+    ("seed", {"help": "Seed of the first grid and the operators."}))
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
+              help="Reopen this session where it was (with --host, --port or --runs if need be).")
+def studio_command(resume_dir, **_):
     """Evolve faces by eye in the browser: a local web page shows a grid, you pick, the GA breeds."""
-    from evoface.studio.server import studio
-    from evoface.studio.session import StudioConfig
+    from evoface.studio.server import serve
+    from evoface.studio.session import LOCAL_HOST, StudioSession, StudioConfig
 
-    if resume_dir:
-        given = [name for name, value in options.items() if value is not None]
-        if given:
-            raise InputError(f"--{given[0].replace('_', '-')} cannot be changed on --resume "
-                             f"(only --host, --port and --runs)")
-        studio(resume_dir=resume_dir, host=host, port=port, **({"runs": runs} if runs else {}))
-    else:
-        if not options["out"]:
-            raise InputError("--out is required (or --resume RUN)")
-        studio(StudioConfig(host=host, port=port, runs=runs, **{k: v for k, v in options.items() if v is not None}))
+    # a resumed session listens on this machine only unless --host is typed again
+    local = {"host": LOCAL_HOST} if resume_dir and "host" not in typed_options() else {}
+    config, resume = command_config(StudioConfig, resume_dir, **local)
+    serve(StudioSession(config, resume=resume))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -207,6 +207,52 @@ def compare_with_original(device: str, workdir: Path, generations: int, repeats:
             print(f"{size:>5} evoface {name} (runs {run.scorer.precision}): {median_range(rates[name])} gen/s, "
                   f"{1000 / np.median(rates[name]):.1f} ms/gen, {median_range(np.array(rates[name]) / original)}x "
                   f"the original")
+        if "default" in runs:
+            print_default_parts(*runs["default"], generations, repeats, float(np.median(original)))
+
+
+class Stopwatch:
+    """Wraps a callable and adds up the seconds spent in it."""
+
+    def __init__(self, call):
+        self.call, self.seconds = call, 0.0
+
+    def __call__(self, *args):
+        start = time.perf_counter()
+        try:
+            return self.call(*args)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+
+def time_default_parts(run: EvolveRun, timed: TimedScorer, generations: int) -> dict[str, float]:
+    """Milliseconds per generation of the real default loop in: the faceness forward, the realism prior (inside the
+    scorer), the face-space mutation, and the rest (crossover, selection, elitism, metrics)."""
+    prior, mutation = Stopwatch(run.scorer.prior), Stopwatch(run.toolbox.mutate)
+    original_prior, original_mutate = run.scorer.prior, run.toolbox.mutate
+    run.scorer.prior = prior
+    run.toolbox.register("mutate", mutation)
+    try:
+        rate, _, _ = time_generations(run, timed, generations)
+    finally:
+        run.scorer.prior = original_prior
+        run.toolbox.register("mutate", original_mutate)
+    per_generation = 1000 / generations
+    total, inside = 1000 / rate, sum(timed.seconds[:-1]) * per_generation
+    parts = {"faceness forward": inside - prior.seconds * per_generation,
+             "realism prior": prior.seconds * per_generation, "face-space mutation": mutation.seconds * per_generation}
+    parts["the rest"] = total - sum(parts.values())
+    return {"generation": total, **parts}
+
+
+def print_default_parts(run: EvolveRun, timed: TimedScorer, generations: int, repeats: int,
+                        original_rate: float) -> None:
+    """Where the default's generation goes (medians of ``repeats`` timed stretches), and what 25x the original loop
+    would leave for it."""
+    turns = [time_default_parts(run, timed, generations) for _ in range(repeats)]
+    print(f"   64 the default's generation, ms (median of {repeats} stretches of {generations}): "
+          + ", ".join(f"{name} {np.median([t[name] for t in turns]):.2f}" for name in turns[0])
+          + f"; 25x the original loop's {original_rate:.1f} gen/s leaves {1000 / (25 * original_rate):.2f} ms")
 
 
 def matmul_peak(device: str, dtype, side: int = 2048, calls: int = 8) -> float:

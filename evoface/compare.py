@@ -58,8 +58,8 @@ class MethodSamples:
 
 
 def ga_label(ckpt: dict[str, Any]) -> str:
-    """The row of an evolve run: "GA" for the pixel genome, "GA (latent, gan)" / "GA (latent, vae)" for codes."""
-    return f"GA (latent, {ckpt['decoder']['kind']})" if ckpt.get("genome") == "latent" else "GA"
+    """The row of an evolve run: "GA (pixel)" for the pixel genome, "GA (latent, gan)" / "GA (latent, vae)" for codes."""
+    return f"GA (latent, {ckpt['decoder']['kind']})" if ckpt.get("genome") == "latent" else "GA (pixel)"
 
 
 def ga_samples(runs: list[str], n: int, mode: str) -> list[MethodSamples]:

@@ -27,7 +27,8 @@ from evoface.core.interrupts import StopRequest
 from evoface.core.plots import image_grid, plot_series, save_png
 from evoface.rendering import render
 from evoface.core.rundir import RunDir
-from evoface.scoring import BatchScorer
+from evoface.scoring import BatchScorer, fuse_for_inference
+from evoface.target import as_chw, keep_target, run_target
 from evoface.ga.seed_stream import SeedStream
 from evoface.core.timelapse import write_timelapse
 from evoface.core.words import plural
@@ -38,6 +39,7 @@ from neural.devices import resolve_device
 from neural.face_space import load_face_space
 from neural.faceness_store import load_faceness
 from neural.precision import PRECISIONS
+from neural.target_likeness import TARGET_SPACES, target_likeness
 
 KIND = "evolve"
 STOPPING_RULES = ("generations", "time_limit", "target_fitness")
@@ -87,6 +89,9 @@ class EvolveConfig(RunConfig):
     prior: str = bounded("face-space", choices=PRIORS)  # realism prior subtracted from the faceness (see ``prior_weight``)
     prior_model: str | None = None      # a train-prior run or checkpoint; None = the shipped face space
     prior_weight: float = bounded(2.0, 0.0, 1e6)  # fitness = faceness - this * distance from face space
+    target: str | None = None  # an image: fitness also rewards likeness to this face (``neural.target_likeness``)
+    target_space: str = bounded("face-space", choices=TARGET_SPACES)  # where likeness to the target is measured
+    target_weight: float = bounded(0.1, 0.0, 1e6)  # fitness -= this * distance from the target
     # pixel genome: per-gene resets; blobs + resets; or face-space moves + resets (``evoface.ga.face_space_mutation``)
     mutation: str = bounded("face-space", choices=PIXEL_MUTATIONS)
     face_step: float = bounded(0.3, 0.0, 100.0)  # face-space mutation: move std, in real faces' std per component
@@ -215,12 +220,17 @@ class EvolveRun:
             raise InputError(f"--size {config.size} does not match the fitness model, which scores "
                              f"{self.size}px images")
         models = [self.model] + [load_faceness(path) for path in config.ensemble]
-        needs_face_space = config.prior == "face-space" or (config.genome == "pixel" and config.mutation == "face-space")
+        needs_face_space = (config.prior == "face-space" or (config.genome == "pixel" and config.mutation == "face-space")
+                            or (config.target is not None and config.target_space == "face-space"))
         face_space = load_face_space(config.prior_model) if needs_face_space else None
         prior = face_space if config.prior == "face-space" else None
+        self.target = run_target(self.run.path, config.target, self.size, resume) if config.target else None
+        likeness = (target_likeness(config.target_space, as_chw(self.target), face_space, fuse_for_inference(self.model))
+                    if self.target is not None else None)
         self.scorer = BatchScorer(models, resolve_device(config.device), config.genome_size, config.tv_weight,
                                   config.blur_sigma, ensemble_rule=config.ensemble_rule, precision=config.precision,
-                                  prior=prior, prior_weight=config.prior_weight)
+                                  prior=prior, prior_weight=config.prior_weight, target=likeness,
+                                  target_weight=config.target_weight)
         if config.genome == "latent" and config.decoder is None:
             config.decoder = config.decoder_source  # stored, so that a resumed run keeps its decoder
         self.latent = (LatentGenome(config.decoder_source, self.size, self.scorer.device)
@@ -293,6 +303,8 @@ class EvolveRun:
         if not resume:
             with self.run.begin().failing():
                 self.run.write_config(config)
+                if self.target is not None:
+                    keep_target(self.run.path, self.target)
 
     def _initial_genes_from(self, run_dir: str) -> np.ndarray:
         """Another run's final population, best first, resized to this run's genome (coarse-to-fine)."""

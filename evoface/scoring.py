@@ -64,8 +64,9 @@ def chunk_size(n: int, device: torch.device, size: int) -> int:
 class BatchScorer:
     """Callable: (n, G*G*3) uint8 genes (HWC order) -> (n,) float64 fitness.
 
-    fitness = faceness(image) - tv_weight * total_variation(image) - prior_weight * prior(image), where the prior is
-    a realism prior (``neural.face_space``: the distance from face space) and the image is the genome rendered at the
+    fitness = faceness(image) - tv_weight * total_variation(image) - prior_weight * prior(image)
+    - target_weight * target(image), where the prior is a realism prior (``neural.face_space``: the distance from face
+    space), the target a distance from one target face (``neural.target_likeness``), and the image is the genome rendered at the
     model's size (bilinear when G is smaller), optionally Gaussian-blurred before the model sees it. With several
     models, faceness is their minimum (an image must convince every model) or their mean. Every model runs at
     ``precision`` (``neural/precision.py``): "auto" keeps bf16 only where the CPU has it and ``ranking_probe`` is
@@ -75,7 +76,7 @@ class BatchScorer:
     def __init__(self, model: FacenessNet | list[FacenessNet], device: torch.device, genome_size: int | None = None,
                  tv_weight: float = 0.0, blur_sigma: float = 0.0, batch_size: int | None = None,
                  ensemble_rule: str = "min", precision: str = "auto", prior: nn.Module | None = None,
-                 prior_weight: float = 0.0):
+                 prior_weight: float = 0.0, target: nn.Module | None = None, target_weight: float = 0.0):
         models = model if isinstance(model, list) else [model]
         self.size = models[0].config.size
         if any(m.config.size != self.size for m in models):
@@ -97,6 +98,8 @@ class BatchScorer:
         # the prior stays fp32 at every precision: its distance is a difference of two large sums of squares
         self.prior = prior.to(device) if prior is not None and prior_weight else None
         self.prior_weight = prior_weight
+        self.target = target.to(device) if target is not None and target_weight else None
+        self.target_weight = target_weight
         self.plain = genome_size in (None, self.size) and not tv_weight and not blur_sigma
         if precision == "auto" and self.precision != "fp32" and not keeps_ranking(self, self.ranking_probe()):
             self.precision = "fp32"
@@ -128,6 +131,8 @@ class BatchScorer:
                 scores = scores - self.tv_weight * total_variation(images)
         if self.prior is not None:
             scores = scores - self.prior_weight * self.prior(images)
+        if self.target is not None:
+            scores = scores - self.target_weight * self.target(images)
         return scores
 
     @torch.inference_mode()

@@ -55,6 +55,10 @@ class FaceSpace(nn.Module):
         residual = (centred.pow(2).sum(1) - explained).clamp_min(0.0)
         return residual.div(centred.shape[1]).sqrt()
 
+    def coefficients(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, k) the images' coordinates along the components, in real faces' standard deviations."""
+        return ((self.flat(images) - self.mean) @ self.components) / self.std.clamp_min(1e-8)
+
     def project(self, images: torch.Tensor) -> torch.Tensor:
         """The images' nearest points in face space, (B, H*W*3) float in [0, 1] (HWC order)."""
         centred = self.flat(images) - self.mean

@@ -42,12 +42,16 @@ class FacenessNet(nn.Module):
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(config.dropout), nn.Linear(channels * 16, config.hidden),
                                   nn.LeakyReLU(0.2, inplace=True), nn.Linear(config.hidden, 1))
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def feature_maps(self, images: torch.Tensor) -> torch.Tensor:
+        """The last convolutional block's output for (B, 3, H, W) images (uint8, or float in [0, 1])."""
         if images.dtype == torch.uint8:
             x = images.float().mul_(2.0 / 255.0).sub_(1.0)  # in place on the fresh float copy
         else:
             x = images * 2.0 - 1.0
-        x = self.features(x)
+        return self.features(x)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = self.feature_maps(images)
         if x.shape[-2:] != (4, 4):  # at 64 px the map is 4x4 already; the pool would only cost time
             x = self.pool(x)
         x = self.head(x)

@@ -106,12 +106,12 @@ def test_compare_writes_figure_tables_and_sheet(tmp_path, methods, capsys):
     assert code == 0
     report = json.loads((tmp_path / "report" / "compare.json").read_text())
     rows = {row["method"]: row for row in report["rows"]}
-    assert set(rows) == {"GA", "GAN", "Real"} and rows["GA"]["n"] == 2 and rows["GAN"]["n"] == 10
+    assert set(rows) == {"GA (pixel)", "GAN", "Real"} and rows["GA (pixel)"]["n"] == 2 and rows["GAN"]["n"] == 10
     assert rows["GAN"]["fid"] > rows["Real"]["fid"] > 0
     # real faces pass the independent detector and the faceness model; a GAN after one epoch makes blobs
     assert rows["Real"]["detector_face_rate"] >= 0.8 > rows["GAN"]["detector_face_rate"]
     assert rows["Real"]["faceness"] > rows["GAN"]["faceness"] + 0.2
-    assert rows["GA"]["detector_face_rate"] in (0.0, 0.5, 1.0)  # the share of its 2 images
+    assert rows["GA (pixel)"]["detector_face_rate"] in (0.0, 0.5, 1.0)  # the share of its 2 images
     for name in ("compare.png", "compare.md", "config.json", "meqfi_sheet.csv"):
         assert (tmp_path / "report" / name).is_file()
     assert "| GAN | 10 |" in (tmp_path / "report" / "compare.md").read_text()

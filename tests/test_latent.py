@@ -247,7 +247,7 @@ def test_a_vae_latent_run_and_compare_rows_per_genome(tmp_path, gan_path, vae_pa
     evolve(latent_config(tmp_path / "gan", gan_path, generations=3))
     evolve(EvolveConfig(out=str(tmp_path / "pixel"), mu=8, q=2, generations=2, device="cpu"))
     rows = ga_samples([str(tmp_path / name) for name in ("pixel", "gan", "vae")], 10, "top")
-    assert [r.name for r in rows] == ["GA", "GA (latent, gan)", "GA (latent, vae)"]
+    assert [r.name for r in rows] == ["GA (pixel)", "GA (latent, gan)", "GA (latent, vae)"]
     assert all(r.images.shape[1:] == (64, 64, 3) for r in rows) and len(rows[2].images) == 10
 
 

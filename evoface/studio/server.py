@@ -19,7 +19,7 @@ def open_session(config: StudioConfig | None = None, resume_dir: str | None = No
     """A new session from ``config``, or the one in ``resume_dir`` with ``overrides`` (host, port) applied."""
     if resume_dir:
         return StudioSession.resume(resume_dir, **overrides)
-    return StudioSession(config)
+    return StudioSession(config)  # a config from ``command_config`` with resume: StudioSession(config, resume=True)
 
 
 def host_warning(host: str) -> str | None:
@@ -57,6 +57,7 @@ def serve(session: StudioSession, echo: Callable[..., None] | None = None) -> No
             signal.signal(signum, handler)
         server.server_close()
     session.write_plot()
+    session.close()
     echo(f"stopped at generation {session.grid.number}; every choice is in {session.run.path}")
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from evoface.core.checkpoints import load_checkpoint, save_atomic
+from evoface.core.configs import RunConfig, bounded, run_config, seed_field
 from evoface.core.errors import InputError
 from evoface.core.plots import image_grid, plot_series, save_png
 from evoface.core.rundir import RunDir
@@ -29,41 +30,37 @@ from evoface.studio.images import png_bytes, png_data_uri
 from neural.faceness_store import load_faceness
 
 KIND = "studio"
+LOCAL_HOST = "127.0.0.1"
 
 
 @dataclass
-class StudioConfig:
+class StudioConfig(RunConfig):
     """Every parameter of one ``evoface studio`` session."""
 
+    kind = KIND
+    command = "studio"
+    resume_changeable = ("host", "port", "runs")  # where the server listens and what its runs page lists
+
     out: str
-    genome: str = "latent"          # latent (on a decoder) or pixel (the evolve chromosome)
+    genome: str = bounded("latent", choices=GENOMES)  # latent (on a decoder) or pixel (the evolve chromosome)
     decoder: str | None = None      # latent genome: a GAN/VAE checkpoint, or "gan"/"vae"; None = the shipped GAN
     fitness: str | None = None      # faceness checkpoint for the blend and the scores shown; None = the shipped one
-    grid: int = 16                  # faces per generation
-    fresh: int = 2                  # new random faces in every generation
-    strength: float = 0.3           # the page's first mutation strength, 0..1
-    blend: float = 0.0              # the page's first faceness blend, 0 (the person alone) .. 1
-    undo_depth: int = 20            # generations that undo can go back
-    host: str = "127.0.0.1"
-    port: int = 8765                # 0 = any free port
+    grid: int = bounded(16, 4, 36)  # faces per generation
+    fresh: int = bounded(2, 0, 35)  # new random faces in every generation (fewer than ``grid``)
+    strength: float = bounded(0.3, 0.0, 1.0)  # the page's first mutation strength
+    blend: float = bounded(0.0, 0.0, 1.0)     # the page's first faceness blend, 0 (the person alone) .. 1
+    undo_depth: int = bounded(20, 1, 10_000)  # generations that undo can go back
+    host: str = LOCAL_HOST
+    port: int = bounded(8765, 0, 65535)  # 0 = any free port
     runs: str | None = None         # the folder the runs page lists; None = the one that holds ``out``
-    seed: int = 0
+    seed: int = seed_field()
 
     def validate(self) -> None:
-        if self.genome not in GENOMES:
-            raise InputError(f"--genome must be one of {', '.join(GENOMES)}, got {self.genome!r}")
+        super().validate()
         if self.genome == "pixel" and self.decoder is not None:
             raise InputError("--decoder is for the latent genome (drop it or pass --genome latent)")
-        if not 4 <= self.grid <= 36:
-            raise InputError(f"--grid must be in [4, 36], got {self.grid}")
-        if not 0 <= self.fresh < self.grid:
-            raise InputError(f"--fresh must be in [0, grid), got {self.fresh}")
-        if not (0.0 <= self.strength <= 1.0 and 0.0 <= self.blend <= 1.0):
-            raise InputError("--strength and --blend must be in [0, 1]")
-        if self.undo_depth < 1:
-            raise InputError(f"--undo-depth must be at least 1, got {self.undo_depth}")
-        if not 0 <= self.port <= 65535:
-            raise InputError(f"--port must be in [0, 65535], got {self.port}")
+        if self.fresh >= self.grid:
+            raise InputError(f"--fresh must be below --grid ({self.grid}), got {self.fresh}")
 
 
 class PageError(Exception):
@@ -131,10 +128,7 @@ class StudioSession:
 
     def __init__(self, config: StudioConfig, resume: bool = False):
         config.validate()
-        self.run = RunDir(config.out, create=not resume)
-        if not resume and self.run.config_path.exists():
-            raise InputError(f"{self.run.path} already holds a run: pass --resume {self.run.path} to continue it, "
-                             f"or choose a new --out")
+        self.run = RunDir.reopen(config.out) if resume else RunDir.unclaimed(config.out)  # claimed once checked
         self.config = config
         self.checkpoint_path = self.run.checkpoints / "last.pt"
         self.genome, self.note = open_genome(config)
@@ -152,17 +146,20 @@ class StudioSession:
                     setattr(config, name, str(Path(value).resolve()))
             self.seeds = SeedStream.from_generator(np.random.default_rng(config.seed))
             self.next_version, self.undo, self.history = 0, [], []
-            self.grid = self._new_grid(0, self.genome.random(config.grid, self.seeds),
-                                       Choice([], None, config.strength, config.blend), ["random"] * config.grid)
-            self.run.write_config(config)
-            self._save()
+            with self.run.begin().failing():
+                self.grid = self._new_grid(0, self.genome.random(config.grid, self.seeds),
+                                           Choice([], None, config.strength, config.blend), ["random"] * config.grid)
+                self.run.write_config(config)
+                self._save()
 
     @classmethod
     def resume(cls, run_dir: str, **overrides: Any) -> StudioSession:
         """Reopen a session where it was; ``overrides`` (host, port, runs) replace the stored values."""
-        config = RunDir(run_dir, create=False).read_config(StudioConfig)
-        config = dataclasses.replace(config, out=str(run_dir), **overrides)
-        return cls(config, resume=True)
+        return cls(run_config(StudioConfig, overrides, run_dir)[0], resume=True)
+
+    def close(self) -> None:
+        """Let another process open the run folder."""
+        self.run.release()
 
     def _warm_up(self) -> None:
         """Breed and score one throwaway grid, so that compiling the operators and the first forward passes happen
