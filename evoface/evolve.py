@@ -185,12 +185,6 @@ class Evolution:
                 "elapsed": elapsed, "config": dataclasses.asdict(config)}
 
 
-def face_basis(face_space) -> FaceBasis:
-    """The GA operator's view of a face-space prior: plain float32 arrays."""
-    return FaceBasis(*(getattr(face_space, name).detach().cpu().numpy().astype(np.float32)
-                       for name in ("mean", "components", "std")))
-
-
 def _hall_of_fame(size: int) -> tools.HallOfFame:
     return tools.HallOfFame(size, similar=np.array_equal)
 
@@ -268,7 +262,7 @@ class EvolveRun:
                     raise InputError(f"--mutation face-space (the default) moves the full {face_space.config.size}px "
                                      f"image; with --genome-size {self.scorer.genome_size} use --mutation blob or "
                                      f"--mutation reset")
-                self.toolbox.register("mutate", mut_face_space_block, basis=face_basis(face_space),
+                self.toolbox.register("mutate", mut_face_space_block, basis=FaceBasis.of(face_space),
                                       step=config.face_step, pull=config.face_pull, indpb=config.indpb, seeds=seeds)
             elif config.mutation == "blob":
                 self.toolbox.register("mutate", mut_blobs_and_reset_block, side=self.scorer.genome_size,

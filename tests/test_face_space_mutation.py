@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from conftest import synthetic_faces
-from evoface.evolve import face_basis
 from evoface.ga.face_space_mutation import FaceBasis, face_space_mutation_reference, mut_face_space_block
 from evoface.ga.seed_stream import SeedStream
 from neural.face_space import FaceSpaceConfig, fit_face_space
@@ -15,7 +14,7 @@ from neural.face_space import FaceSpaceConfig, fit_face_space
 
 @pytest.fixture(scope="module")
 def basis() -> FaceBasis:
-    return face_basis(fit_face_space(torch.from_numpy(synthetic_faces(200, 16, seed=0)), FaceSpaceConfig(16, 12)))
+    return FaceBasis.of(fit_face_space(torch.from_numpy(synthetic_faces(200, 16, seed=0)), FaceSpaceConfig(16, 12)))
 
 
 def test_matches_the_float64_formula_with_the_same_draws(basis):

@@ -60,11 +60,24 @@ def test_mutation_strength_and_the_closest_face_steer_the_children():
     genes = genome.random(16, seeds)
     gentle = breed(genome, genes, np.zeros(16), Choice([0], None, 0.1, 0.0), 0, SeedStream(5))
     strong = breed(genome, genes, np.zeros(16), Choice([0], None, 1.0, 0.0), 0, SeedStream(5))
-    changed = [float((bred[1:] != genes[0]).mean()) for bred in (gentle, strong)]
-    assert 0.005 < changed[0] < changed[1] < 0.25  # one parent: children are it, mutated
+    moved = [float(np.abs(bred[1:].astype(int) - genes[0]).mean()) for bred in (gentle, strong)]
+    assert 0.5 < moved[0] < moved[1] < 60  # one parent: children are it, moved along face space
     closest = breed(genome, genes, np.zeros(16), Choice([3, 7, 11], 7, 0.0, 0.0), 0, SeedStream(5))
     share = (closest[3:] == genes[7]).mean()
     assert share > 0.5  # the closest face is a parent of every pair
+
+
+def test_fresh_pixel_faces_come_from_face_space_not_noise():
+    import torch
+
+    from neural.face_space import load_face_space
+
+    genome = PixelGenome()
+    faces = torch.from_numpy(genome.images(genome.random(8, SeedStream(6)))).permute(0, 3, 1, 2)
+    noise = torch.randint(0, 256, faces.shape, dtype=torch.uint8)
+    prior = load_face_space()
+    with torch.inference_mode():
+        assert float(prior(faces).max()) < 0.05 < 0.2 < float(prior(noise).min())  # clipping leaves a little
 
 
 def test_a_blend_of_1_breeds_from_the_cnn_favourites_not_the_chosen():

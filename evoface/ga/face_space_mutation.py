@@ -41,6 +41,12 @@ class FaceBasis:
         # the mean's coefficients, once (with torch: a numpy product would wake numpy's BLAS threads, see below)
         object.__setattr__(self, "mean_coefficients", torch.from_numpy(self.mean) @ torch.from_numpy(self.components))
 
+    @classmethod
+    def of(cls, face_space) -> "FaceBasis":
+        """The plain float32 arrays of a ``neural.face_space.FaceSpace``."""
+        return cls(*(getattr(face_space, name).detach().cpu().numpy().astype(np.float32)
+                     for name in ("mean", "components", "std")))
+
 
 @numba.njit(cache=True)
 def _write_moved(block, genes, move, keep, offset):
@@ -70,6 +76,13 @@ def mut_face_space_block(block: np.ndarray, basis: FaceBasis, step: float, pull:
     move = coefficients @ components.T  # (n, D), in [0, 1] units
     _write_moved(block, genes.numpy(), move.numpy(), np.float32(1 - pull), np.float32(255 * pull) * basis.mean)
     return resets
+
+
+def random_faces(basis: FaceBasis, n: int, seeds: SeedStream) -> np.ndarray:
+    """(n, D) uint8 images drawn from face space: the mean plus N(0, std_j^2) along each component."""
+    draws = np.random.default_rng(seeds.next_seed()).standard_normal((n, len(basis.std)), np.float32)
+    faces = torch.from_numpy(draws * basis.std) @ torch.from_numpy(basis.components).T + torch.from_numpy(basis.mean)
+    return faces.mul_(255).round_().clamp_(0, 255).to(torch.uint8).numpy()
 
 
 def face_space_mutation_reference(genes: np.ndarray, basis: FaceBasis, step: float, pull: float,

@@ -8,12 +8,13 @@ from typing import Protocol
 
 import numpy as np
 
-from evoface.ga.operators import (cx_normal_point_rows, cx_slerp_rows, fill_foreign, mut_gaussian_block,
-                                  mut_uniform_reset_block)
+from evoface.ga.face_space_mutation import FaceBasis, mut_face_space_block, random_faces
+from evoface.ga.operators import cx_normal_point_rows, cx_slerp_rows, fill_foreign, mut_gaussian_block
 from evoface.ga.seed_stream import SeedStream
 
 GENOMES = ("latent", "pixel")
-PIXEL_MAX_INDPB = 0.2    # mutation strength 1.0 resets a fifth of the pixel genes
+PIXEL_MAX_STEP = 1.0     # mutation strength 1.0 moves a pixel face by real faces' std along each face-space component
+PIXEL_PULL = 1.0         # and projects it onto face space first, so that crossover seams blend away
 LATENT_MAX_SIGMA = 1.0   # mutation strength 1.0 adds N(0, 1) to every latent gene
 CROSSOVER_SIGMA = 0.5    # the pixel GA's normal-point cut: N(L/2, (L/2)^2)
 
@@ -30,24 +31,33 @@ class Decoder(Protocol):
 
 
 class PixelGenome:
-    """The image itself, S x S x 3 uint8 genes in HWC order; fresh faces are uniform noise."""
+    """The image itself, S x S x 3 uint8 genes in HWC order. A person cannot choose among uniform noise, so fresh
+    faces are drawn from a face space (``evoface.ga.face_space_mutation``; the shipped one by default) and mutation
+    is the face-space move of ``evoface evolve``'s default, without its per-gene resets."""
 
     kind = "pixel"
     dtype = np.uint8
 
-    def __init__(self, image_size: int = 64):
-        self.image_size = image_size
-        self.length = image_size * image_size * 3
+    def __init__(self, basis: FaceBasis | None = None):
+        if basis is None:
+            from neural.face_space import load_face_space
+
+            basis = FaceBasis.of(load_face_space())
+        self.basis = basis
+        self.length = len(basis.mean)
+        self.image_size = round((self.length // 3) ** 0.5)
 
     def random(self, n: int, seeds: SeedStream) -> np.ndarray:
-        return np.random.default_rng(seeds.next_seed()).integers(0, 256, (n, self.length), np.uint8)
+        return random_faces(self.basis, n, seeds)
 
     def cross(self, source: np.ndarray, rows: np.ndarray, out: np.ndarray, seeds: SeedStream) -> None:
         cx_normal_point_rows(source, rows, out, CROSSOVER_SIGMA, 1.0, seeds)
 
     def mutate(self, block: np.ndarray, strength: float, seeds: SeedStream) -> None:
-        """Uniform reset of each gene with probability ``strength * PIXEL_MAX_INDPB``."""
-        mut_uniform_reset_block(block, strength * PIXEL_MAX_INDPB, seeds)
+        """A random move along face space of ``strength * PIXEL_MAX_STEP`` real faces' std per component and the
+        pull back to it; nothing at strength 0."""
+        if strength > 0:
+            mut_face_space_block(block, self.basis, strength * PIXEL_MAX_STEP, PIXEL_PULL, 0.0, seeds)
 
     def images(self, genes: np.ndarray) -> np.ndarray:
         return genes.reshape(len(genes), self.image_size, self.image_size, 3)
