@@ -123,6 +123,8 @@ def train_fitness_command(resume_dir, refine, **_):
     ("latent_indpb", {"help": "Latent mutation: per-gene probability."}),
     ("crossover", {"help": "Latent crossover: one point on the vector, or spherical interpolation."}),
     ("foreign", {"help": "Latent: fresh N(0, I) individuals per generation."}),
+    ("latent_norm", {"help": "Latent: sphere rescales each mutated code to norm sqrt(k), where the decoder's "
+                             "training codes lie; free lets mutation drift it."}),
     ("device", DEVICE_HELP),
     ("precision", {"help": "Fitness models' precision; auto: bf16 where the CPU has it and it keeps the ranking."}),
     ("seed", SEED_HELP),

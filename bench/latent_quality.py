@@ -87,8 +87,8 @@ def second_half_speed(rows: list[dict]) -> float:
 
 def evolve_run(out: Path, decoder: str, genome: str, budget: float, seed: int) -> dict:
     options = {"genome": "latent", "decoder": decoder} if genome == "latent" else {}
-    summary = evolve(EvolveConfig(out=str(out), time_limit=budget, seed=seed, device="cpu", snapshot_every=10**9,
-                                  checkpoint_every=10**9, **options))
+    summary = evolve(EvolveConfig(out=str(out), generations=None, time_limit=budget, seed=seed, device="cpu",
+                                  snapshot_every=10**9, checkpoint_every=10**9, **options))  # the budget alone stops it
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     return {"genome": genome, "seed": seed, "generations": summary["generation"],
             "generations_per_s": second_half_speed(rows), "best_fitness": summary["best_fitness"]}

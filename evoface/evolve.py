@@ -32,7 +32,7 @@ from evoface.target import as_chw, keep_target, run_target
 from evoface.ga.seed_stream import SeedStream
 from evoface.core.timelapse import write_timelapse
 from evoface.core.words import plural
-from evoface.ga.latent_toolbox import LATENT_CROSSOVERS, build_latent_toolbox
+from evoface.ga.latent_toolbox import LATENT_CROSSOVERS, LATENT_NORMS, build_latent_toolbox
 from evoface.latent_genome import LatentGenome
 from evoface.ga.toolbox import SELECTIONS, as_individuals, build_toolbox
 from neural.devices import resolve_device
@@ -59,7 +59,7 @@ class EvolveConfig(RunConfig):
     command = "evolve"
     resume_changeable = (*STOPPING_RULES, "checkpoint_every", "snapshot_every", "detector_every", "device", "precision",
                          "cxpb", "sigma", "indpb", "selection", "truncation", "tournsize",
-                         "latent_sigma", "latent_indpb", "crossover", "foreign", "mutation", "face_step", "face_pull",
+                         "latent_sigma", "latent_indpb", "crossover", "foreign", "latent_norm", "mutation", "face_step", "face_pull",
                          "blobs", "blob_min_radius", "blob_max_radius", "ray_address")
     given_together = STOPPING_RULES
 
@@ -103,12 +103,13 @@ class EvolveConfig(RunConfig):
     # pixel: the image itself; latent: the input code of a GAN/VAE decoder
     genome: str = bounded("pixel", choices=GENOMES)
     decoder: str | None = None          # latent: a train-gan/train-vae checkpoint or "gan"/"vae"; None = "gan"
-    #                                     (the shipped VAE while no GAN is shipped)
     latent_sigma: float = bounded(0.5, 0.0, 100.0)  # latent Gaussian mutation: std of the change of a mutated gene
     latent_indpb: float = bounded(0.1, 0.0, 1.0)  # latent Gaussian mutation: probability that a gene mutates
     # latent crossover: normal-point (on the vector) or slerp
     crossover: str = bounded("normal-point", choices=LATENT_CROSSOVERS)
     foreign: int = bounded(0, 0, MAX_POPULATION)  # latent: fresh N(0, I) individuals in each generation's offspring
+    # latent: sphere keeps each mutated code at norm sqrt(k), where the decoder's training codes lie; free lets it drift
+    latent_norm: str = bounded("free", choices=LATENT_NORMS)
     device: str = "auto"
     # fitness models: auto (bf16 where it keeps the ranking), fp32 or bf16
     precision: str = bounded("auto", choices=PRECISIONS)
@@ -252,7 +253,8 @@ class EvolveRun:
             self.toolbox = build_latent_toolbox(
                 self.latent.scoring(self.scorer), rng, seeds, crossover=config.crossover, sigma=config.sigma,
                 cxpb=config.cxpb, latent_indpb=config.latent_indpb, latent_sigma=config.latent_sigma,
-                foreign=config.foreign, selection=config.selection, truncation=truncation, tournsize=config.tournsize)
+                foreign=config.foreign, selection=config.selection, truncation=truncation, tournsize=config.tournsize,
+                sphere=config.latent_norm == "sphere")
         else:
             self.toolbox = build_toolbox(self.scorer, rng, seeds, sigma=config.sigma, cxpb=config.cxpb,
                                          indpb=config.indpb, selection=config.selection, truncation=truncation,

@@ -138,6 +138,19 @@ def test_foreign_rows_are_fresh_normals_and_the_rest_is_mutated():
     assert np.isin(again, fresh).mean() < 0.01
 
 
+def test_sphere_mutation_puts_mutated_codes_at_the_typical_norm_and_leaves_foreign_rows():
+    rng = np.random.default_rng(0)
+    block = (rng.standard_normal((30, 100)) * 3).astype(np.float32)
+    plain, spherical = block.copy(), block.copy()
+    mutate_latent_block(plain, 0.5, 1.0, 5, SeedStream(4))
+    mutate_latent_block(spherical, 0.5, 1.0, 5, SeedStream(4), sphere=True)
+    norms = np.linalg.norm(spherical[:25], axis=1)
+    assert np.allclose(norms, 10.0, rtol=1e-5)  # sqrt(k) for k = 100
+    cosine = (plain[:25] * spherical[:25]).sum(1) / (np.linalg.norm(plain[:25], axis=1) * norms)
+    assert np.allclose(cosine, 1.0, atol=1e-5)  # the same directions as the plain mutation's
+    assert np.array_equal(spherical[25:], plain[25:])  # foreign rows are N(0, I) draws, left as drawn
+
+
 def test_elitism_keeps_float_latents_bit_exact():
     genes = np.random.default_rng(0).standard_normal((12, 33)).astype(np.float32)
     fitness = np.arange(12, dtype=np.float64)

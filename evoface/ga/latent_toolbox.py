@@ -17,11 +17,13 @@ from evoface.ga.seed_stream import SeedStream
 from evoface.ga.toolbox import as_individuals, build_toolbox
 
 LATENT_CROSSOVERS = ("normal-point", "slerp")
+LATENT_NORMS = ("sphere", "free")
 
 
 def build_latent_toolbox(scorer: Callable[[np.ndarray], np.ndarray], rng: np.random.Generator, seeds: SeedStream, *,
                          crossover: str, sigma: float, cxpb: float, latent_indpb: float, latent_sigma: float,
-                         foreign: int, selection: str, truncation: int, tournsize: int) -> base.Toolbox:
+                         foreign: int, selection: str, truncation: int, tournsize: int,
+                         sphere: bool = False) -> base.Toolbox:
     """The pixel GA's toolbox (selection, evaluation) with the latent genome's crossover, mutation and population."""
     toolbox = build_toolbox(scorer, rng, seeds, sigma=sigma, cxpb=cxpb, indpb=0.0, selection=selection,
                             truncation=truncation, tournsize=tournsize)
@@ -32,7 +34,7 @@ def build_latent_toolbox(scorer: Callable[[np.ndarray], np.ndarray], rng: np.ran
     else:
         raise ValueError(f"unknown crossover {crossover!r}")
     toolbox.register("mutate", mutate_latent_block, indpb=latent_indpb, sigma=latent_sigma, foreign=foreign,
-                     seeds=seeds)
+                     seeds=seeds, sphere=sphere)
     toolbox.register("population", lambda n, length: as_individuals(
         rng.standard_normal((n, length), dtype=np.float32)))
     return toolbox

@@ -333,13 +333,27 @@ def fill_foreign(block: np.ndarray, seeds: SeedStream) -> None:
     _standard_normal_rows(block, seeds.next_seed())
 
 
-def mutate_latent_block(block: np.ndarray, indpb: float, sigma: float, foreign: int, seeds: SeedStream) -> int:
+def to_typical_sphere(block: np.ndarray) -> None:
+    """Rescale each row of an (n, k) float32 block to norm sqrt(k), where N(0, I) codes concentrate. Gaussian
+    mutation alone is a random walk that inflates the norm generation after generation, out to codes the decoder never
+    saw in training (over-saturated, smeared images)."""
+    norms = np.sqrt(np.einsum("ij,ij->i", block, block, dtype=np.float64))
+    scale = np.where(norms > 0, np.sqrt(block.shape[1]) / np.maximum(norms, 1e-12), 1.0)
+    block *= scale.astype(np.float32)[:, None]
+
+
+def mutate_latent_block(block: np.ndarray, indpb: float, sigma: float, foreign: int, seeds: SeedStream,
+                        sphere: bool = False) -> int:
     """The latent GA's mutation step on its offspring block: the last ``foreign`` rows become fresh N(0, I)
-    individuals, the others get Gaussian mutation. Returns the number of genes mutated."""
+    individuals, the others get Gaussian mutation (then, with ``sphere``, ``to_typical_sphere``). Returns the number
+    of genes mutated."""
     keep = len(block) - min(foreign, len(block))
     if keep < len(block):
         fill_foreign(block[keep:], seeds)
-    return mut_gaussian_block(block[:keep], indpb, sigma, seeds)
+    mutated = mut_gaussian_block(block[:keep], indpb, sigma, seeds)
+    if sphere:
+        to_typical_sphere(block[:keep])
+    return mutated
 
 
 @numba.njit(cache=True)
