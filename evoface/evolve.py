@@ -220,8 +220,10 @@ class EvolveRun:
         face_space = load_face_space(config.prior_model) if needs_face_space else None
         prior = face_space if config.prior == "face-space" else None
         self.target = run_target(self.run.path, config.target, self.size, resume) if config.target else None
-        likeness = (target_likeness(config.target_space, as_chw(self.target), face_space, fuse_for_inference(self.model))
-                    if self.target is not None else None)
+        likeness = None
+        if self.target is not None:  # the faceness space runs its own fused copy of the net's convolutions
+            faceness = fuse_for_inference(self.model) if config.target_space == "faceness" else None
+            likeness = target_likeness(config.target_space, as_chw(self.target), face_space, faceness)
         self.scorer = BatchScorer(models, resolve_device(config.device), config.genome_size, config.tv_weight,
                                   config.blur_sigma, ensemble_rule=config.ensemble_rule, precision=config.precision,
                                   prior=prior, prior_weight=config.prior_weight, target=likeness,

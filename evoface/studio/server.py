@@ -1,25 +1,17 @@
-"""Start the studio: open (or reopen) the session, serve the page until Ctrl-C or SIGTERM."""
+"""Serve a studio session's page until Ctrl-C or SIGTERM (``evoface studio`` opens the session)."""
 
 from __future__ import annotations
 
 import signal
 import sys
 import threading
-from typing import Any, Callable
+from typing import Callable
 
 from werkzeug.serving import make_server
 
 from evoface.core.errors import InputError
 from evoface.studio.app import LOCAL_HOSTS, create_app
-from evoface.studio.session import StudioConfig, StudioSession
-
-
-def open_session(config: StudioConfig | None = None, resume_dir: str | None = None,
-                 **overrides: Any) -> StudioSession:
-    """A new session from ``config``, or the one in ``resume_dir`` with ``overrides`` (host, port) applied."""
-    if resume_dir:
-        return StudioSession.resume(resume_dir, **overrides)
-    return StudioSession(config)  # a config from ``command_config`` with resume: StudioSession(config, resume=True)
+from evoface.studio.session import StudioSession
 
 
 def host_warning(host: str) -> str | None:
@@ -59,12 +51,6 @@ def serve(session: StudioSession, echo: Callable[..., None] | None = None) -> No
     session.write_plot()
     session.close()
     echo(f"stopped at generation {session.grid.number}; every choice is in {session.run.path}")
-
-
-def studio(config: StudioConfig | None = None, resume_dir: str | None = None,
-           echo: Callable[..., None] | None = None, **overrides: Any) -> None:
-    """``evoface studio``: open the session and serve it."""
-    serve(open_session(config, resume_dir, **overrides), echo)
 
 
 def _echo(message: str, err: bool = False) -> None:
