@@ -96,8 +96,13 @@ def train_fitness_command(resume_dir, refine, **_):
                              "shown."}),
     ("tv_weight", {"help": "Fitness = faceness - this * total variation (smoothness)."}),
     ("blur_sigma", {"help": "Score a Gaussian-blurred copy (sigma in pixels)."}),
+    ("faceness_cap", {"help": "Satisfice: faceness above this counts as this, so selection stops pushing an image "
+                              "that passes towards a super-stimulus (1 = no cap; default: 0.98 for the latent genome, "
+                              "1 for the pixel genome)."}),
     ("prior", {"help": "Realism prior: face-space subtracts --prior-weight x the distance from face space (the "
-                       "principal components of real faces, see train-prior) from the faceness; none: faceness only."}),
+                       "principal components of real faces, see train-prior) from the faceness; none: faceness only "
+                       "(default: face-space for the pixel genome, none for the latent one, whose decoder keeps it "
+                       "realistic)."}),
     ("prior_model", {"type": click.Path(), "help": "A train-prior run or checkpoint (default: the shipped one)."}),
     ("prior_weight", {"help": "Weight of the realism prior."}),
     ("target", {"type": click.Path(exists=True, dir_okay=False),
@@ -125,8 +130,13 @@ def train_fitness_command(resume_dir, refine, **_):
     ("foreign", {"help": "Latent: fresh N(0, I) individuals per generation."}),
     ("latent_norm", {"help": "Latent: sphere rescales each mutated code to norm sqrt(k), where the decoder's "
                              "training codes lie; free lets mutation drift it."}),
+    ("niche_radius", {"help": "Latent: niching by clearing; codes closer than this share of the distance between "
+                              "two random codes share a niche, of which only the best keeps its rank, so the elites "
+                              "and the grid are distinct faces (0 = off; default: 0.5 for the latent genome)."}),
+    ("niche_capacity", {"help": "Latent niching: individuals per niche that keep their rank."}),
     ("device", DEVICE_HELP),
-    ("precision", {"help": "Fitness models' precision; auto: bf16 where the CPU has it and it keeps the ranking."}),
+    ("precision", {"help": "Fitness models' precision; auto: bf16 where the CPU has it and it keeps the ranking "
+                           "(and the face-space mutation's products in bf16 where the CPU has it); fp32: all fp32."}),
     ("seed", SEED_HELP),
     ("engine", {"help": "fast: the one-buffer numba engine; reference: the plain DEAP loop it is tested against "
                         "(slower, see README)."}),

@@ -140,10 +140,11 @@ def time_mutation(length: int, indpb: float, repeats: int) -> tuple[float, float
 
 ORIGINAL = {"prior": "none", "mutation": "reset"}  # the method's own fitness (faceness) and per-gene mutation
 # evoface's loops timed against the original study's: the default (at 64 px, the shipped faceness model, realism
-# prior and face-space mutation), the previous default (faceness and per-gene resets only), and --precision bf16;
+# prior and face-space mutation), the same at --precision fp32 (the mutation's products in fp32 too), the previous
+# default (faceness and per-gene resets only), and --precision bf16;
 # at 100 px (no shipped prior) the previous default and bf16. fp32-compiled was measured no faster (README).
-SIDE_BY_SIDE = {64: {"default": {}, "--prior none --mutation reset": ORIGINAL, "default --precision bf16":
-                     {"precision": "bf16"}},
+SIDE_BY_SIDE = {64: {"default": {}, "default --precision fp32": {"precision": "fp32"},
+                     "--prior none --mutation reset": ORIGINAL, "default --precision bf16": {"precision": "bf16"}},
                 100: {"--prior none --mutation reset": ORIGINAL, "--prior none --mutation reset --precision bf16":
                       {**ORIGINAL, "precision": "bf16"}}}
 

@@ -1,14 +1,15 @@
 """The latent GA's choice against its decoder's random draw, and its speed against the pixel GA.
 
 Run: python bench/latent_quality.py [--decoder gan] [--seeds 10] [--budget 60] [--pixel-seeds 3]
-     [--real runs/ship-gan/holdout] [--out runs/latent-quality]
+     [--real runs/ship-gan/holdout] [--out runs/latent-quality] [--options '{"niche_radius": 0}'] [--reuse]
 
 1. K seeded latent evolve runs of BUDGET seconds each on the decoder; interleaved with them, the first PIXEL_SEEDS
    seeds also run the pixel GA for the same time (so the two speeds are measured side by side, under the same load).
 2. For the GA's best image of each run (n = K), the top 16 of each run's hall of fame (n = 16 K), and as many of the
    decoder's random samples: FID and KID against the held-out real faces, the rates of the independent face detectors
    (never in a fitness), mean faceness, and the diversity between images (mean pairwise cosine distance of their
-   Inception features; for the best images: between seeds).
+   Inception features; for the best images: between seeds). Where the runs capped faceness, also as many random
+   samples that pass the same bar (rejection sampling): the fairest baseline for the GA's choice.
 3. GAN only: the same random codes decoded with BatchNorm on the fixed reference batch's statistics (the GA's
    default), on the running statistics, and on each batch's statistics.
 Writes OUT/results.json and grids OUT/ga_best.png, OUT/ga_top.png, OUT/random.png; prints each figure as it comes.
@@ -85,13 +86,24 @@ def second_half_speed(rows: list[dict]) -> float:
     return (last["generation"] - mid["generation"]) / seconds if seconds > 0 else last["generations_per_s"]
 
 
-def evolve_run(out: Path, decoder: str, genome: str, budget: float, seed: int) -> dict:
-    options = {"genome": "latent", "decoder": decoder} if genome == "latent" else {}
+def evolve_run(out: Path, decoder: str, genome: str, budget: float, seed: int, latent_options: dict) -> dict:
+    options = {"genome": "latent", "decoder": decoder, **latent_options} if genome == "latent" else {}
     summary = evolve(EvolveConfig(out=str(out), generations=None, time_limit=budget, seed=seed, device="cpu",
                                   snapshot_every=10**9, checkpoint_every=10**9, **options))  # the budget alone stops it
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     return {"genome": genome, "seed": seed, "generations": summary["generation"],
             "generations_per_s": second_half_speed(rows), "best_fitness": summary["best_fitness"]}
+
+
+def passing_draws(decoder, faceness, cap: float, n: int, limit: int = 40_000, batch: int = 1000) -> tuple[np.ndarray, int]:
+    """Up to n of the decoder's random samples whose faceness reaches ``cap``, and how many codes were drawn."""
+    kept, drawn = [], 0
+    while sum(map(len, kept)) < n and drawn < limit:
+        images = decoder.decode(decoder.random_latents(batch, seed=RANDOM_SEED + 1 + drawn))
+        scores = score_images(faceness, torch.from_numpy(images).permute(0, 3, 1, 2)).numpy()
+        kept.append(images[scores >= cap])
+        drawn += batch
+    return np.concatenate(kept)[:n], drawn
 
 
 def main() -> None:
@@ -105,18 +117,25 @@ def main() -> None:
     parser.add_argument("--n-real", type=int, default=1000)
     parser.add_argument("--weights", default=str(root.parent / "shared" / "weights" / "pt_inception-fid-features.pth"))
     parser.add_argument("--out", default=str(root / "runs" / "latent-quality"))
+    parser.add_argument("--options", type=json.loads, default={},
+                        help="EvolveConfig fields for the latent runs, as JSON (default: evolve's defaults)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="judge the runs already in OUT (and keep their speed figures) instead of evolving again")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     decoder = load_decoder(args.decoder)
-    results: dict = {"decoder": args.decoder, "seeds": args.seeds, "budget_s": args.budget}
+    results: dict = {"decoder": args.decoder, "seeds": args.seeds, "budget_s": args.budget, "options": args.options}
 
     runs = []  # evolve runs first (no other work of this bench competes with them), the pixel GA interleaved
-    for seed in range(args.seeds):
-        runs.append(evolve_run(out / f"latent-{seed}", args.decoder, "latent", args.budget, seed))
+    if args.reuse:
+        previous = json.loads((out / "results.json").read_text())
+        runs, results["options"] = previous["runs"], previous["options"]
+    for seed in range(args.seeds if not args.reuse else 0):
+        runs.append(evolve_run(out / f"latent-{seed}", args.decoder, "latent", args.budget, seed, args.options))
         if seed < args.pixel_seeds:
-            runs.append(evolve_run(out / f"pixel-{seed}", args.decoder, "pixel", args.budget, seed))
+            runs.append(evolve_run(out / f"pixel-{seed}", args.decoder, "pixel", args.budget, seed, {}))
         print(json.dumps(runs[-2:] if seed < args.pixel_seeds else runs[-1:]), flush=True)
     results["runs"] = runs
     pairs = [(a["generations_per_s"], b["generations_per_s"]) for a, b in zip(runs, runs[1:])
@@ -143,6 +162,16 @@ def main() -> None:
                           ga.row(f"GA top {TOP} per seed", slice(None), real_features),
                           drawn.row(f"random, n={len(best_rows)}", slice(0, len(best_rows)), real_features),
                           drawn.row(f"random, n={len(codes)}", slice(None), real_features)]
+    cap = json.loads((out / "latent-0" / "config.json").read_text()).get("faceness_cap") or 1.0
+    if cap < 1:
+        passing, tried = passing_draws(decoder, faceness, cap, len(codes))
+        results["passing_draws"] = {"cap": cap, "drawn": tried, "kept": len(passing)}
+        print(json.dumps(results["passing_draws"]), flush=True)
+    if cap < 1 and len(passing) >= 2:  # too few to measure: the count above says how rare such draws are
+        results["quality"].append(Judged(passing, inception, faceness, detect=True)
+                                  .row(f"random passing faceness >= {cap:g}, n={len(passing)} of {tried}",
+                                       slice(None), real_features))
+        save_png(image_grid(passing[:TOP * 2], columns=TOP, scale=2), out / "random_passing.png")
     results["code_norm"] = {"ga_best": float(np.linalg.norm(codes[best_rows], axis=1).mean()),
                             "random": float(np.linalg.norm(random_codes, axis=1).mean())}
     print(json.dumps(results["code_norm"]), flush=True)

@@ -21,6 +21,7 @@ from evoface.core.configs import RunConfig, bounded, run_config, seed_field
 from evoface.core.errors import InputError
 from evoface.ga.blob_mutation import mut_blobs_and_reset_block
 from evoface.ga.face_space_mutation import FaceBasis, mut_face_space_block
+from evoface.ga.niching import NicheHallOfFame, clearing_ranking, typical_distance
 from evoface.ga.engine import QElitistGA, evaluate_invalid, fitness_statistics, population_arrays
 from evoface.ga.reference import ENGINES, ReferenceGA, per_individual, reference_notice, use_reference_operators
 from evoface.core.interrupts import StopRequest
@@ -38,7 +39,7 @@ from evoface.ga.toolbox import SELECTIONS, as_individuals, build_toolbox
 from neural.devices import resolve_device
 from neural.face_space import load_face_space
 from neural.faceness_store import load_faceness
-from neural.precision import PRECISIONS
+from neural.precision import PRECISIONS, resolve_precision
 from neural.target_likeness import TARGET_SPACES, target_likeness
 
 KIND = "evolve"
@@ -48,6 +49,10 @@ MAX_COUNT = 10**9         # generations, and every "every K generations"
 GENOMES = ("pixel", "latent")
 PRIORS = ("none", "face-space")
 PIXEL_MUTATIONS = ("reset", "blob", "face-space")
+# what a field left unset means, by genome. The latent genome's decoder is its realism prior; its faceness is capped
+# (satisficing) and its elites niched, so that it picks distinct faces instead of pushing one to a super-stimulus
+GENOME_DEFAULTS = {"pixel": {"prior": "face-space", "faceness_cap": 1.0, "niche_radius": 0.0},
+                   "latent": {"prior": "none", "faceness_cap": 0.98, "niche_radius": 0.5}}
 
 
 @dataclass
@@ -59,9 +64,11 @@ class EvolveConfig(RunConfig):
     command = "evolve"
     resume_changeable = (*STOPPING_RULES, "checkpoint_every", "snapshot_every", "detector_every", "device", "precision",
                          "cxpb", "sigma", "indpb", "selection", "truncation", "tournsize",
-                         "latent_sigma", "latent_indpb", "crossover", "foreign", "latent_norm", "mutation", "face_step", "face_pull",
+                         "latent_sigma", "latent_indpb", "crossover", "foreign", "latent_norm", "niche_radius",
+                         "niche_capacity", "mutation", "face_step", "face_pull",
                          "blobs", "blob_min_radius", "blob_max_radius", "ray_address")
     given_together = STOPPING_RULES
+    absent_in_older_runs = {"faceness_cap": 1.0, "niche_radius": 0.0, "niche_capacity": 1}
 
     out: str
     fitness: str | None = None          # faceness checkpoint; None = the shipped default
@@ -86,7 +93,10 @@ class EvolveConfig(RunConfig):
     genome_size: int | None = bounded(None, 4, 128)
     tv_weight: float = bounded(0.0, 0.0, 1e6)  # fitness = faceness - tv_weight * total variation
     blur_sigma: float = bounded(0.0, 0.0, 64.0)  # score a Gaussian-blurred copy (pixels)
-    prior: str = bounded("face-space", choices=PRIORS)  # realism prior subtracted from the faceness (see ``prior_weight``)
+    # satisficing: faceness above this counts as this, so selection stops pushing it (1 = no cap; None: the genome's
+    # default, ``GENOME_DEFAULTS``, as for the other fields left None here)
+    faceness_cap: float | None = bounded(None, 0.0, 1.0, low_open=True)
+    prior: str | None = bounded(None, choices=PRIORS)  # realism prior subtracted from the faceness (see ``prior_weight``)
     prior_model: str | None = None      # a train-prior run or checkpoint; None = the shipped face space
     prior_weight: float = bounded(2.0, 0.0, 1e6)  # fitness = faceness - this * distance from face space
     target: str | None = None  # an image: fitness also rewards likeness to this face (``neural.target_likeness``)
@@ -109,7 +119,11 @@ class EvolveConfig(RunConfig):
     crossover: str = bounded("normal-point", choices=LATENT_CROSSOVERS)
     foreign: int = bounded(0, 0, MAX_POPULATION)  # latent: fresh N(0, I) individuals in each generation's offspring
     # latent: sphere keeps each mutated code at norm sqrt(k), where the decoder's training codes lie; free lets it drift
-    latent_norm: str = bounded("free", choices=LATENT_NORMS)
+    latent_norm: str = bounded("sphere", choices=LATENT_NORMS)
+    # latent: niching by clearing (``evoface.ga.niching``): codes closer than this share of the distance between two
+    # random codes share a niche, and only the best of each niche keeps its rank; 0 = no niching
+    niche_radius: float | None = bounded(None, 0.0, 10.0)
+    niche_capacity: int = bounded(1, 1, MAX_POPULATION)  # winners per niche
     device: str = "auto"
     # fitness models: auto (bf16 where it keeps the ranking), fp32 or bf16
     precision: str = bounded("auto", choices=PRECISIONS)
@@ -124,6 +138,9 @@ class EvolveConfig(RunConfig):
 
     def validate(self) -> None:
         super().validate()
+        for name, value in GENOME_DEFAULTS[self.genome].items():
+            if getattr(self, name) is None:  # stored so: a resumed run keeps what it started with
+                setattr(self, name, value)
         if not 0 <= self.q < self.mu:
             raise InputError(f"--q must be in [0, mu) = [0, {self.mu}), got {self.q}")
         if self.blob_min_radius > self.blob_max_radius:
@@ -133,6 +150,9 @@ class EvolveConfig(RunConfig):
             raise InputError(f"--engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if self.truncation is not None and not 1 <= self.truncation <= self.mu:
             raise InputError(f"--truncation must be in [1, mu], got {self.truncation}")
+        if self.target_fitness is not None and self.target_fitness > self.faceness_cap:
+            raise InputError(f"--target-fitness {self.target_fitness:g} can never be reached: --faceness-cap caps the "
+                             f"fitness at {self.faceness_cap:g}")
         if self.generations is None and self.time_limit is None and self.target_fitness is None:
             raise InputError("give a stopping rule: --generations, --time-limit or --target-fitness")
         self._validate_genome()
@@ -146,6 +166,8 @@ class EvolveConfig(RunConfig):
         if self.genome == "pixel":
             if self.decoder is not None:
                 raise InputError("--decoder needs --genome latent")
+            if self.niche_radius:
+                raise InputError("--niche-radius applies to the latent genome (--genome latent)")
             return
         if self.genome_size is not None:
             raise InputError("--genome-size applies to the pixel genome; a latent genome is the decoder's code")
@@ -186,8 +208,16 @@ class Evolution:
                 "elapsed": elapsed, "config": dataclasses.asdict(config)}
 
 
-def _hall_of_fame(size: int) -> tools.HallOfFame:
-    return tools.HallOfFame(size, similar=np.array_equal)
+def mutation_products(precision: str) -> str:
+    """The precision of the face-space mutation's products: bf16 where ``--precision`` resolves to it on this CPU
+    (auto, on a CPU with native bf16), since a random proposal needs no exact ranking; fp32 otherwise. The mutation
+    runs on the CPU whatever the fitness's device."""
+    return "bf16" if resolve_precision(precision, torch.device("cpu")) == "bf16" else "fp32"
+
+
+def _hall_of_fame(size: int, niche_radius: float) -> tools.HallOfFame:
+    """The run's top ``size``; with niching, the best of distinct niches."""
+    return NicheHallOfFame(size, niche_radius) if niche_radius else tools.HallOfFame(size, similar=np.array_equal)
 
 
 def metrics_row(ga: QElitistGA | ReferenceGA, generation: int, started: float, start_generation: int) -> dict[str, Any]:
@@ -227,7 +257,8 @@ class EvolveRun:
         self.scorer = BatchScorer(models, resolve_device(config.device), config.genome_size, config.tv_weight,
                                   config.blur_sigma, ensemble_rule=config.ensemble_rule, precision=config.precision,
                                   prior=prior, prior_weight=config.prior_weight, target=likeness,
-                                  target_weight=config.target_weight)
+                                  target_weight=config.target_weight,
+                                  faceness_cap=config.faceness_cap if config.faceness_cap < 1 else None)
         if config.genome == "latent" and config.decoder is None:
             config.decoder = config.decoder_source  # stored, so that a resumed run keeps its decoder
         self.latent = (LatentGenome(config.decoder_source, self.size, self.scorer.device)
@@ -267,11 +298,15 @@ class EvolveRun:
                                      f"image; with --genome-size {self.scorer.genome_size} use --mutation blob or "
                                      f"--mutation reset")
                 self.toolbox.register("mutate", mut_face_space_block, basis=FaceBasis.of(face_space),
-                                      step=config.face_step, pull=config.face_pull, indpb=config.indpb, seeds=seeds)
+                                      step=config.face_step, pull=config.face_pull, indpb=config.indpb, seeds=seeds,
+                                      products=mutation_products(config.precision))
             elif config.mutation == "blob":
                 self.toolbox.register("mutate", mut_blobs_and_reset_block, side=self.scorer.genome_size,
                                       blobs=config.blobs, radius=(config.blob_min_radius, config.blob_max_radius),
                                       indpb=config.indpb, seeds=seeds)
+        self.niche_radius = config.niche_radius * typical_distance(self.genome_length) if self.latent else 0.0
+        if self.niche_radius:
+            self.toolbox.register("rank", clearing_ranking, radius=self.niche_radius, capacity=config.niche_capacity)
         if config.engine == "reference":
             block_mutate = self.toolbox.mutate
             use_reference_operators(self.toolbox, rng, sigma=config.sigma, indpb=config.indpb,
@@ -282,7 +317,7 @@ class EvolveRun:
                 if toolbox is not None and hasattr(toolbox, name):
                     self.toolbox.register(name, getattr(toolbox, name))
             print(reference_notice(), file=sys.stderr)
-        hall_of_fame = _hall_of_fame(config.top_k)
+        hall_of_fame = _hall_of_fame(config.top_k, self.niche_radius)
         if resume:
             population = as_individuals(ckpt["genes"].numpy().copy(), ckpt["fitness"].numpy())
             hall_of_fame.update(as_individuals(ckpt["hof_genes"].numpy().copy(), ckpt["hof_fitness"].numpy()))
@@ -320,8 +355,10 @@ class EvolveRun:
         return np.ascontiguousarray(images.reshape(len(images), -1))
 
     def _sync_hall_of_fame(self) -> tools.HallOfFame:
-        """Bring the hall of fame up to date from the population's best top_k and return it."""
-        self.evolution.hall_of_fame.update(tools.selBest(self.evolution.population, self.config.top_k))
+        """Bring the hall of fame up to date from the population's best top_k (all of it, with niching) and return it."""
+        population = self.evolution.population
+        self.evolution.hall_of_fame.update(population if self.niche_radius
+                                           else tools.selBest(population, self.config.top_k))
         return self.evolution.hall_of_fame
 
     def images(self, genes: np.ndarray) -> np.ndarray:
@@ -357,7 +394,7 @@ class EvolveRun:
         """One generation: the GA step, the hall of fame, and the generation's metrics row."""
         config, evolution = self.config, self.evolution
         evolution.ga.step()
-        if config.q < config.top_k:  # otherwise elitism keeps the best top_k: sync when read
+        if config.q < config.top_k or self.niche_radius:  # otherwise elitism keeps the best top_k: sync when read
             self._sync_hall_of_fame()
         evolution.generation += 1
         row = metrics_row(evolution.ga, evolution.generation, started, start_generation)

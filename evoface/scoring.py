@@ -64,8 +64,9 @@ def chunk_size(n: int, device: torch.device, size: int) -> int:
 class BatchScorer:
     """Callable: (n, G*G*3) uint8 genes (HWC order) -> (n,) float64 fitness.
 
-    fitness = faceness(image) - tv_weight * total_variation(image) - prior_weight * prior(image)
-    - target_weight * target(image), where the prior is a realism prior (``neural.face_space``: the distance from face
+    fitness = min(faceness(image), faceness_cap) - tv_weight * total_variation(image) - prior_weight * prior(image)
+    - target_weight * target(image), where the cap (None: none) makes faceness a bar to clear rather than a score to
+    push ever higher (above it the fitness cannot tell faces apart, and pushing on makes super-stimuli), the prior is a realism prior (``neural.face_space``: the distance from face
     space), the target a distance from one target face (``neural.target_likeness``), and the image is the genome rendered at the
     model's size (bilinear when G is smaller), optionally Gaussian-blurred before the model sees it. With several
     models, faceness is their minimum (an image must convince every model) or their mean. Every model runs at
@@ -76,7 +77,8 @@ class BatchScorer:
     def __init__(self, model: FacenessNet | list[FacenessNet], device: torch.device, genome_size: int | None = None,
                  tv_weight: float = 0.0, blur_sigma: float = 0.0, batch_size: int | None = None,
                  ensemble_rule: str = "min", precision: str = "auto", prior: nn.Module | None = None,
-                 prior_weight: float = 0.0, target: nn.Module | None = None, target_weight: float = 0.0):
+                 prior_weight: float = 0.0, target: nn.Module | None = None, target_weight: float = 0.0,
+                 faceness_cap: float | None = None):
         models = model if isinstance(model, list) else [model]
         self.size = models[0].config.size
         if any(m.config.size != self.size for m in models):
@@ -100,6 +102,7 @@ class BatchScorer:
         self.prior_weight = prior_weight
         self.target = target.to(device) if target is not None and target_weight else None
         self.target_weight = target_weight
+        self.faceness_cap = faceness_cap
         self.plain = genome_size in (None, self.size) and not tv_weight and not blur_sigma
         if precision == "auto" and self.precision != "fp32" and not keeps_ranking(self, self.ranking_probe()):
             self.precision = "fp32"
@@ -112,11 +115,14 @@ class BatchScorer:
         return self.genome_size * self.genome_size * 3
 
     def faceness(self, images: torch.Tensor) -> torch.Tensor:
-        """(n,) faceness of (n, 3, S, S) images (uint8, or float in [0, 1]) by the model or the ensemble."""
+        """(n,) faceness of (n, 3, S, S) images (uint8, or float in [0, 1]) by the model or the ensemble, at most
+        ``faceness_cap``."""
         if len(self.models) == 1:
-            return self.models[0](images)
-        scores = torch.stack([model(images) for model in self.models])
-        return scores.amin(dim=0) if self.ensemble_rule == "min" else scores.mean(dim=0)
+            scores = self.models[0](images)
+        else:
+            scores = torch.stack([model(images) for model in self.models])
+            scores = scores.amin(dim=0) if self.ensemble_rule == "min" else scores.mean(dim=0)
+        return scores if self.faceness_cap is None else scores.clamp(max=self.faceness_cap)
 
     def _score(self, genes: torch.Tensor) -> torch.Tensor:
         if self.plain:  # the fast path: the models scale uint8 themselves; HWC genes are a channels-last image

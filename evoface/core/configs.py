@@ -104,6 +104,8 @@ class RunConfig:
     command: ClassVar[str] = ""                       # the command that runs it, for messages
     resume_changeable: ClassVar[tuple[str, ...]] = ("device",)  # fields a resumed run may change
     given_together: ClassVar[tuple[str, ...]] = ()    # typing one of these resets the others to None
+    # fields added after runs were made: what a resumed run whose config.json lacks one ran with
+    absent_in_older_runs: ClassVar[dict[str, Any]] = {}
 
     def validate(self) -> None:
         """Check every field's range; subclasses add checks across fields (calling this first)."""
@@ -163,7 +165,7 @@ def resume_config(config_type: type[ConfigT], run_dir: str | Path, typed: dict[s
     fields = fields_by_name(config_type)
     if typed.get("out") not in (None, str(run_dir)):
         raise InputError("--out cannot be combined with --resume (the run stays in its folder)")
-    values = {k: v for k, v in stored.items() if k in fields}
+    values = {**config_type.absent_in_older_runs, **{k: v for k, v in stored.items() if k in fields}}
     missing = [f.name for f in fields.values() if f.name not in values and f.default is MISSING
                and f.default_factory is MISSING and f.name != "out"]
     if missing:

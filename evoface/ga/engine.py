@@ -91,9 +91,10 @@ class QElitistGA:
     """Generations of q-elitism in one gene buffer, so no image memory is allocated and the elites never move.
 
     The buffer holds 2 * mu - q rows laid out as [children A | elites | children B]. The current generation is the
-    mu-row window [A | elites] or [elites | B], so it is always one contiguous block. Each step selects mu - q parents
+    mu-row window [A | elites] or [elites | B], so it is always one contiguous block. Each step ranks it by fitness
+    (or by ``toolbox.rank(genes, fitness)`` where one is registered: niching), selects mu - q parents
     from it with ``toolbox.select`` and writes their children with ``toolbox.mate`` into the other children zone (the
-    children of two generations ago, no longer in the population). Then ``keep_elites`` moves the q fittest of the
+    children of two generations ago, no longer in the population). Then ``keep_elites`` moves the q best-ranked of the
     generation into the elite zone (those already there stay put), ``toolbox.mutate`` mutates the children as one
     block, and one ``toolbox.evaluate`` call scores them. The window then shifts to the elites and the new children.
 
@@ -152,8 +153,9 @@ class QElitistGA:
         toolbox, q, phase = self.toolbox, self.q, self._phase
         genes, fitness = self.genes, self.fitness
         children = self._buffer[self._children[1 - phase]]
-        toolbox.mate(genes, toolbox.select(fitness, len(children)), children)
-        keep_elites(genes, fitness, q, self._elite_start[phase])  # after mating: parents may drop out of the zone
+        rank = toolbox.rank(genes, fitness) if hasattr(toolbox, "rank") else fitness  # niching re-ranks; else fitness
+        toolbox.mate(genes, toolbox.select(rank, len(children)), children)
+        keep_elites(genes, fitness, q, self._elite_start[phase], rank)  # after mating: parents may drop out of the zone
         toolbox.mutate(children)
         self._phase = phase = 1 - phase
         self.diversity = diversity(self.genes)  # now, while the new children are still in cache

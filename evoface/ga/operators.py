@@ -134,16 +134,16 @@ def _check_rows(source, rows, out):
 
 
 @numba.njit(cache=True)
-def _keep_elites(genes, fitness, q, start):
+def _keep_elites(genes, fitness, rank, q, start):
     n = len(fitness)
-    if not (0 <= q and 0 <= start and start + q <= n) or n != genes.shape[0]:
+    if not (0 <= q and 0 <= start and start + q <= n) or n != genes.shape[0] or len(rank) != n:
         raise ValueError("q-elitism needs the elite rows inside the block and one fitness value per row")
     candidates = np.empty(n, np.int64)  # the rows already in the elite zone first: they win ties
     candidates[:q] = np.arange(start, start + q)
     candidates[q:start + q] = np.arange(start)
     candidates[start + q:] = np.arange(start + q, n)
     elite = np.zeros(n, np.bool_)
-    for row in candidates[np.argsort(-fitness[candidates], kind="mergesort")[:q]]:
+    for row in candidates[np.argsort(-rank[candidates], kind="mergesort")[:q]]:
         elite[row] = True
     slot, moved = start, 0
     for row in candidates[q:]:
@@ -151,20 +151,23 @@ def _keep_elites(genes, fitness, q, start):
             while elite[slot]:
                 slot += 1
             _copy_bytes(genes[slot], genes[row], genes.shape[1])
-            fitness[slot] = fitness[row]
+            fitness[slot], rank[slot] = fitness[row], rank[row]
             slot, moved = slot + 1, moved + 1
     return moved
 
 
-def keep_elites(genes: np.ndarray, fitness: np.ndarray, q: int, start: int) -> int:
+def keep_elites(genes: np.ndarray, fitness: np.ndarray, q: int, start: int, rank: np.ndarray | None = None) -> int:
     """q-elitism in place: afterwards rows [start, start + q) of ``genes`` hold the q fittest rows, and ``fitness``
     their values. Elites already in that zone stay where they are (and win ties; other ties go to the earlier row);
-    each newcomer is copied over a row that dropped out. Returns the number of rows copied."""
+    each newcomer is copied over a row that dropped out. ``rank``: what "fittest" sorts by, when not the fitness
+    itself (niching's ranking); it moves with the rows. Returns the number of rows copied."""
     genes = as_byte_rows(genes)
     _check_block(genes, genes)
-    if fitness.shape != (len(genes),) or fitness.dtype != np.float64:
-        raise ValueError("keep_elites needs one float64 fitness value per row")
-    return int(_keep_elites(genes, fitness, q, start))
+    rank = fitness if rank is None else rank
+    for values in (fitness, rank):
+        if values.shape != (len(genes),) or values.dtype != np.float64:
+            raise ValueError("keep_elites needs one float64 fitness value per row")
+    return int(_keep_elites(genes, fitness, rank, q, start))
 
 
 @numba.njit(cache=True)

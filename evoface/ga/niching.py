@@ -1,0 +1,86 @@
+"""Niching by clearing (Pétrowski 1996), so that a population keeps several distinct faces instead of converging on one.
+
+Individuals closer than a radius share a niche. In fitness order, the first ``capacity`` individuals of each niche
+keep their rank (the niche's winners); every other one is *cleared*: it ranks below every winner, and among the cleared
+by its own fitness. Selection and q-elitism then act on that ranking, so the q elites are the bests of q different
+niches; the fitness values themselves (metrics, hall of fame, checkpoints) stay the raw ones.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from deap import tools
+
+
+@numba.njit(cache=True)
+def _cleared(genes, order, radius_squared, capacity):
+    """Which rows are cleared: ``order`` lists the rows fittest first."""
+    n, length = genes.shape
+    cleared = np.zeros(n, np.bool_)
+    winners = np.empty(n, np.int64)
+    count = 0
+    for row in order:
+        crowd = 0
+        for w in range(count):  # the winners so far within the radius of this row
+            other = winners[w]
+            squared = 0.0
+            for j in range(length):
+                difference = genes[row, j] - genes[other, j]
+                squared += difference * difference
+            if squared < radius_squared:
+                crowd += 1
+                if crowd >= capacity:
+                    break
+        if crowd >= capacity:
+            cleared[row] = True
+        else:
+            winners[count] = row
+            count += 1
+    return cleared
+
+
+def clearing_mask(genes: np.ndarray, fitness: np.ndarray, radius: float, capacity: int = 1) -> np.ndarray:
+    """(n,) bool: the rows of ``genes`` (float descriptors) that clearing at ``radius`` removes from their niche. A row is
+    cleared when ``capacity`` fitter rows that were not cleared lie within ``radius`` of it (ties: the earlier row is
+    the fitter)."""
+    if capacity < 1:
+        raise ValueError("a niche holds at least one winner")
+    order = np.argsort(-fitness, kind="stable")
+    return _cleared(np.ascontiguousarray(genes, np.float32), order, float(radius) ** 2, capacity)
+
+
+def clearing_ranking(genes: np.ndarray, fitness: np.ndarray, radius: float, capacity: int = 1) -> np.ndarray:
+    """The fitness that selection sees after clearing: the winners' own values, and the cleared rows' values lowered
+    by more than the population's fitness span, so that every winner outranks every cleared row."""
+    cleared = clearing_mask(genes, fitness, radius, capacity)
+    span = float(fitness.max() - fitness.min()) + 1.0
+    return np.where(cleared, fitness - span, fitness).astype(np.float64)
+
+
+def typical_distance(length: int) -> float:
+    """The expected distance between two independent N(0, I) codes of ``length`` genes: sqrt(2 length)."""
+    return float(np.sqrt(2.0 * length))
+
+
+class NicheHallOfFame(tools.HallOfFame):
+    """A hall of fame of the best individual of each niche: an update keeps the ``maxsize`` fittest of its members and
+    the newcomers that clearing at ``radius`` (capacity 1) leaves standing, so it never holds two near-copies."""
+
+    def __init__(self, maxsize: int, radius: float):
+        super().__init__(maxsize, similar=np.array_equal)
+        self.radius = radius
+
+    def update(self, population) -> None:
+        candidates = [*self, *population]  # members first: a member's copy in the population is cleared, not it
+        if not candidates:
+            return
+        genes = np.stack([np.asarray(ind, np.float32) for ind in candidates])
+        fitness = np.array([ind.fitness.values[0] for ind in candidates])
+        standing = ~clearing_mask(genes, fitness, self.radius)
+        best = [candidates[i] for i in np.argsort(-fitness, kind="stable") if standing[i]][:self.maxsize]
+        if len(best) == len(self) and all(ind is member for ind, member in zip(best, self)):
+            return  # no newcomer made it in
+        self.clear()
+        for ind in best:
+            self.insert(ind)  # a copy: the population's rows are views of the GA's gene buffer

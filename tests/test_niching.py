@@ -1,0 +1,144 @@
+"""The latent genome's diversity levers. Niching by clearing: the compiled clearing against a plain-Python reference,
+its ranking, q-elitism on that ranking, the niche hall of fame, latent runs with niching (distinct elites, resume
+bit-exact, bad input). The faceness cap (satisficing), and the defaults each genome fills in."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from evoface.core.checkpoints import load_checkpoint
+from evoface.evolve import EvolveConfig, evolve, resume_config
+from evoface.scoring import BatchScorer
+from neural.face_space import load_face_space
+from neural.faceness_store import load_faceness
+from evoface.ga.niching import NicheHallOfFame, clearing_mask, clearing_ranking, typical_distance
+from evoface.ga.operators import keep_elites
+from evoface.ga.toolbox import as_individuals
+from tests.conftest import assert_one_line_error, run_cli, synthetic_faces
+from tests.test_latent import gan_path, latent_config  # noqa: F401 (gan_path: a fixture)
+
+
+def reference_clearing(genes, fitness, radius, capacity):
+    """Pétrowski's clearing, plainly: fittest first, a row is cleared when ``capacity`` winners lie within radius."""
+    winners, cleared = [], np.zeros(len(genes), bool)
+    for row in sorted(range(len(genes)), key=lambda r: (-fitness[r], r)):
+        near = sum(np.sum((genes[row].astype(np.float64) - genes[w]) ** 2) < radius ** 2 for w in winners)
+        if near >= capacity:
+            cleared[row] = True
+        else:
+            winners.append(row)
+    return cleared
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 40), length=st.integers(1, 12), radius=st.floats(0.0, 6.0), capacity=st.integers(1, 4),
+       seed=st.integers(0, 2**31), ties=st.booleans())
+def test_clearing_matches_the_reference(n, length, radius, capacity, seed, ties):
+    rng = np.random.default_rng(seed)
+    genes = rng.standard_normal((n, length)).astype(np.float32)
+    fitness = rng.integers(0, 3, n).astype(np.float64) if ties else rng.random(n)
+    expected = reference_clearing(genes, fitness, radius, capacity)
+    assert np.array_equal(clearing_mask(genes, fitness, radius, capacity), expected)
+
+
+def test_the_ranking_puts_every_winner_above_every_cleared_row_and_keeps_order_within_each():
+    genes = np.array([[0.0], [0.1], [5.0], [5.2], [9.0]], np.float32)
+    fitness = np.array([0.9, 0.95, 0.2, 0.1, -3.0])
+    rank = clearing_ranking(genes, fitness, radius=1.0)
+    assert list(np.argsort(-rank, kind="stable")) == [1, 2, 4, 0, 3]  # winners 1, 2, 4; then the cleared 0, 3
+    assert rank[1] == fitness[1] and rank[0] < rank[4]
+    assert np.array_equal(clearing_ranking(genes, fitness, radius=0.0), fitness)  # radius 0: nobody shares a niche
+
+
+def test_elitism_on_a_ranking_keeps_niche_winners_and_moves_the_raw_fitness_with_them():
+    genes = np.array([[0.0], [0.1], [0.2], [5.0], [9.0], [9.1]], np.float32)
+    fitness = np.array([0.99, 0.98, 0.97, 0.5, 0.4, 0.3])
+    rank = clearing_ranking(genes, fitness, radius=1.0)
+    keep_elites(genes, fitness, 3, 3, rank)
+    assert sorted(genes[3:, 0].tolist()) == pytest.approx([0.0, 5.0, 9.0])  # one per niche, not the 3 fittest
+    for gene, value in zip(genes[:, 0], fitness):  # every row's fitness is still its own
+        assert value == {0.0: 0.99, 0.1: 0.98, 0.2: 0.97, 5.0: 0.5, 9.0: 0.4, 9.1: 0.3}[round(float(gene), 1)]
+
+
+def test_the_niche_hall_of_fame_holds_the_best_of_distinct_niches():
+    hof = NicheHallOfFame(3, radius=1.0)
+    hof.update(as_individuals(np.array([[0.0], [0.2], [0.4], [5.0]], np.float32), np.array([0.5, 0.9, 0.8, 0.1])))
+    assert [float(ind[0]) for ind in hof] == pytest.approx([0.2, 5.0])  # 0.0 and 0.4 share 0.2's niche
+    hof.update(as_individuals(np.array([[0.3], [9.0], [5.0]], np.float32), np.array([0.95, 0.6, 0.1])))
+    assert [float(ind[0]) for ind in hof] == pytest.approx([0.3, 9.0, 5.0])  # 0.3 replaces 0.2; 5.0 not doubled
+    assert [ind.fitness.values[0] for ind in hof] == [0.95, 0.6, 0.1]
+
+
+def test_typical_distance_is_that_of_random_codes():
+    codes = np.random.default_rng(0).standard_normal((2000, 2, 100))
+    assert np.linalg.norm(codes[:, 0] - codes[:, 1], axis=1).mean() == pytest.approx(typical_distance(100), rel=0.02)
+
+
+def test_a_niching_latent_run_keeps_distinct_elites_and_resumes_bit_exact(tmp_path, gan_path):  # noqa: F811
+    options = dict(niche_radius=0.3, mu=16, q=4, top_k=4)
+    evolve(latent_config(tmp_path / "straight", gan_path, **options))
+    evolve(latent_config(tmp_path / "split", gan_path, generations=6, **options))
+    evolve(resume_config(tmp_path / "split", generations=10), resume=True)
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt", "evolve")
+    b = load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt", "evolve")
+    assert torch.equal(a["genes"], b["genes"]) and torch.equal(a["hof_genes"], b["hof_genes"])
+    radius = 0.3 * typical_distance(16)
+    hof = a["hof_genes"].numpy()
+    distances = np.linalg.norm(hof[:, None] - hof[None], axis=2)[np.triu_indices(len(hof), 1)]
+    assert len(hof) == 4 and distances.min() >= radius  # the grid shows distinct niches
+    assert list(a["hof_fitness"].numpy()) == sorted(a["hof_fitness"].numpy(), reverse=True)
+
+
+def test_niching_is_a_latent_option_and_a_target_above_the_cap_is_refused(tmp_path, capsys):
+    code, err = run_cli(["evolve", "--niche-radius", "0.5", "--generations", "1", "--out", str(tmp_path / "a")],
+                        capsys)
+    assert_one_line_error(code, err, "--niche-radius applies to the latent genome")
+    assert not (tmp_path / "a").exists()
+    code, err = run_cli(["evolve", "--genome", "latent", "--target-fitness", "0.99", "--out", str(tmp_path / "b")],
+                        capsys)
+    assert_one_line_error(code, err, "--target-fitness 0.99 can never be reached: --faceness-cap caps the fitness at "
+                                     "0.98")
+
+
+def test_the_cap_clamps_faceness_before_the_prior_is_subtracted():
+    faces = synthetic_faces(8, 64, seed=5)
+    genes = faces.reshape(8, -1)
+    model, prior = load_faceness(None), load_face_space()
+    plain = BatchScorer(model, torch.device("cpu"), precision="fp32")
+    cap = float(np.median(plain(genes)))
+    capped = BatchScorer(model, torch.device("cpu"), precision="fp32", faceness_cap=cap)
+    assert np.allclose(capped(genes), np.minimum(plain(genes), cap), atol=1e-6)
+    with_prior = BatchScorer(model, torch.device("cpu"), precision="fp32", faceness_cap=cap, prior=prior,
+                             prior_weight=2.0)
+    with torch.inference_mode():
+        distance = prior(torch.from_numpy(faces).permute(0, 3, 1, 2)).double().numpy()
+    assert np.allclose(with_prior(genes), np.minimum(plain(genes), cap) - 2.0 * distance, atol=1e-5)
+
+
+def test_each_genome_fills_its_own_defaults_and_typed_values_win():
+    latent, pixel = EvolveConfig(out="a", genome="latent"), EvolveConfig(out="b")
+    latent.validate()
+    pixel.validate()
+    assert (latent.prior, latent.faceness_cap, latent.niche_radius, latent.latent_norm) == ("none", 0.98, 0.5,
+                                                                                            "sphere")
+    assert (pixel.prior, pixel.faceness_cap, pixel.niche_radius) == ("face-space", 1.0, 0.0)
+    typed = EvolveConfig(out="c", genome="latent", prior="face-space", faceness_cap=1.0, niche_radius=0.0)
+    typed.validate()
+    assert (typed.prior, typed.faceness_cap, typed.niche_radius) == ("face-space", 1.0, 0.0)
+
+
+def test_a_run_stores_its_filled_defaults_and_an_older_run_resumes_as_it_ran(tmp_path, gan_path):  # noqa: F811
+    evolve(latent_config(tmp_path / "run", gan_path, generations=2))
+    stored = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (stored["prior"], stored["faceness_cap"], stored["niche_radius"]) == ("none", 0.98, 0.5)
+    for name in ("faceness_cap", "niche_radius", "niche_capacity"):  # as a run made before these fields
+        del stored[name]
+    (tmp_path / "run" / "config.json").write_text(json.dumps(stored))
+    config = resume_config(tmp_path / "run", generations=3)
+    assert (config.faceness_cap, config.niche_radius, config.niche_capacity) == (1.0, 0.0, 1)
+    evolve(config, resume=True)
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt", "evolve")["generation"] == 3
