@@ -136,7 +136,8 @@ def train_fitness_command(resume_dir, refine, **_):
     ("niche_capacity", {"help": "Latent niching: individuals per niche that keep their rank."}),
     ("device", DEVICE_HELP),
     ("precision", {"help": "Fitness models' precision; auto: bf16 where the CPU has it and it keeps the ranking "
-                           "(and the face-space mutation's products in bf16 where the CPU has it); fp32: all fp32."}),
+                           "(auto and bf16: the face-space mutation's products in bf16 where the CPU has it); fp32: all "
+                           "fp32."}),
     ("seed", SEED_HELP),
     ("engine", {"help": "fast: the one-buffer numba engine; reference: the plain DEAP loop it is tested against "
                         "(slower, see README)."}),

@@ -131,7 +131,7 @@ def main() -> None:
     runs = []  # evolve runs first (no other work of this bench competes with them), the pixel GA interleaved
     if args.reuse:
         previous = json.loads((out / "results.json").read_text())
-        runs, results["options"] = previous["runs"], previous["options"]
+        runs, results["options"] = previous["runs"], previous.get("options", {})
     for seed in range(args.seeds if not args.reuse else 0):
         runs.append(evolve_run(out / f"latent-{seed}", args.decoder, "latent", args.budget, seed, args.options))
         if seed < args.pixel_seeds:
@@ -146,9 +146,10 @@ def main() -> None:
                             "pixel_over_latent_median": statistics.median(p[1] / p[0] for p in pairs)}
         print(json.dumps(results["speed"]), flush=True)
 
-    codes = np.concatenate([load_checkpoint(out / f"latent-{seed}" / "checkpoints" / "last.pt", "evolve")["hof_genes"]
-                            .numpy()[:TOP] for seed in range(args.seeds)])
-    best_rows = np.arange(0, len(codes), TOP)  # the hall of fame is best first: row 0 of each run's TOP
+    tops = [load_checkpoint(out / f"latent-{seed}" / "checkpoints" / "last.pt", "evolve")["hof_genes"].numpy()[:TOP]
+            for seed in range(args.seeds)]  # a niche hall of fame may hold fewer than TOP
+    codes = np.concatenate(tops)
+    best_rows = np.cumsum([0] + [len(top) for top in tops[:-1]])  # the hall of fame is best first: each run's row 0
     random_codes = decoder.random_latents(len(codes), seed=RANDOM_SEED)
     inception, faceness = inception_model(args.weights), load_faceness()
     real, key = real_images(args.real, args.n_real, 64, 0)  # as compare reads it: its cached features are reused

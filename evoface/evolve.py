@@ -21,7 +21,7 @@ from evoface.core.configs import RunConfig, bounded, run_config, seed_field
 from evoface.core.errors import InputError
 from evoface.ga.blob_mutation import mut_blobs_and_reset_block
 from evoface.ga.face_space_mutation import FaceBasis, mut_face_space_block
-from evoface.ga.niching import NicheHallOfFame, clearing_ranking, typical_distance
+from evoface.ga.niching import NicheHallOfFame, clearing_ranking, radius_in_genes
 from evoface.ga.engine import QElitistGA, evaluate_invalid, fitness_statistics, population_arrays
 from evoface.ga.reference import ENGINES, ReferenceGA, per_individual, reference_notice, use_reference_operators
 from evoface.core.interrupts import StopRequest
@@ -39,7 +39,7 @@ from evoface.ga.toolbox import SELECTIONS, as_individuals, build_toolbox
 from neural.devices import resolve_device
 from neural.face_space import load_face_space
 from neural.faceness_store import load_faceness
-from neural.precision import PRECISIONS, resolve_precision
+from neural.precision import PRECISIONS, cpu_has_native_bf16, resolve_precision
 from neural.target_likeness import TARGET_SPACES, target_likeness
 
 KIND = "evolve"
@@ -68,7 +68,7 @@ class EvolveConfig(RunConfig):
                          "niche_capacity", "mutation", "face_step", "face_pull",
                          "blobs", "blob_min_radius", "blob_max_radius", "ray_address")
     given_together = STOPPING_RULES
-    absent_in_older_runs = {"faceness_cap": 1.0, "niche_radius": 0.0, "niche_capacity": 1}
+    absent_in_older_runs = {"faceness_cap": 1.0, "niche_radius": 0.0, "niche_capacity": 1, "latent_norm": "free"}
 
     out: str
     fitness: str | None = None          # faceness checkpoint; None = the shipped default
@@ -209,10 +209,11 @@ class Evolution:
 
 
 def mutation_products(precision: str) -> str:
-    """The precision of the face-space mutation's products: bf16 where ``--precision`` resolves to it on this CPU
-    (auto, on a CPU with native bf16), since a random proposal needs no exact ranking; fp32 otherwise. The mutation
+    """The precision of the face-space mutation's products: bf16 where ``--precision`` resolves to it (auto or bf16)
+    and the CPU has native bf16, since a random proposal needs no exact ranking; fp32 otherwise. The mutation
     runs on the CPU whatever the fitness's device."""
-    return "bf16" if resolve_precision(precision, torch.device("cpu")) == "bf16" else "fp32"
+    native = resolve_precision(precision, torch.device("cpu")) == "bf16" and cpu_has_native_bf16()
+    return "bf16" if native else "fp32"
 
 
 def _hall_of_fame(size: int, niche_radius: float) -> tools.HallOfFame:
@@ -304,7 +305,7 @@ class EvolveRun:
                 self.toolbox.register("mutate", mut_blobs_and_reset_block, side=self.scorer.genome_size,
                                       blobs=config.blobs, radius=(config.blob_min_radius, config.blob_max_radius),
                                       indpb=config.indpb, seeds=seeds)
-        self.niche_radius = config.niche_radius * typical_distance(self.genome_length) if self.latent else 0.0
+        self.niche_radius = radius_in_genes(config.niche_radius, self.genome_length) if self.latent else 0.0
         if self.niche_radius:
             self.toolbox.register("rank", clearing_ranking, radius=self.niche_radius, capacity=config.niche_capacity)
         if config.engine == "reference":
@@ -360,6 +361,11 @@ class EvolveRun:
         self.evolution.hall_of_fame.update(population if self.niche_radius
                                            else tools.selBest(population, self.config.top_k))
         return self.evolution.hall_of_fame
+
+    def ranking(self) -> np.ndarray:
+        """The current generation's fitness as selection ranks it: niching's ranking where it is on."""
+        ga = self.evolution.ga
+        return self.toolbox.rank(ga.genes, ga.fitness) if self.niche_radius else ga.fitness
 
     def images(self, genes: np.ndarray) -> np.ndarray:
         """(n, L) genes as the fitness model sees them: (n, size, size, 3) uint8 (decoded, for a latent genome)."""

@@ -65,19 +65,20 @@ class Island:
         return self.run.state(self.started)
 
     def emigrants(self, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """Copies of the ``count`` fittest individuals' genes and fitness, fittest first."""
+        """Copies of the ``count`` best-ranked individuals' genes and fitness, best first (by fitness; with niching,
+        by its ranking, so that they come from distinct niches)."""
         ga = self.run.evolution.ga
-        rows = best_rows(ga.fitness, count)
+        rows = best_rows(self.run.ranking(), count)
         return ga.genes[rows].copy(), ga.fitness[rows].copy()
 
     def immigrate(self, genes: np.ndarray, fitness: np.ndarray) -> None:
-        """Replace the least fit individuals with ``genes`` (already evaluated: ``fitness``)."""
+        """Replace the worst-ranked individuals with ``genes`` (already evaluated: ``fitness``)."""
         ga = self.run.evolution.ga
-        ga.replace(worst_rows(ga.fitness, len(genes)), genes, fitness)
+        ga.replace(worst_rows(self.run.ranking(), len(genes)), genes, fitness)
 
-    def best(self, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """The hall of fame's ``count`` best as images the fitness model sees, (n, size, size, 3) uint8, and their
-        fitness."""
+    def best(self, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The hall of fame's ``count`` best as images the fitness model sees, (n, size, size, 3) uint8, their
+        fitness and their genes."""
         state = self.run.state(self.started)  # brings the hall of fame up to date
         genes, fitness = state["hof_genes"].numpy()[:count], state["hof_fitness"].numpy()[:count]
-        return self.run.images(genes), fitness
+        return self.run.images(genes), fitness, genes

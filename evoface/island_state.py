@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from evoface.core.configs import SEED_MAX
+from evoface.ga.niching import clearing_mask, radius_in_genes
 
 ROWS = ("genes", "fitness")  # stored once, as the whole population's rows
 OWN = ("generation", "hof_genes", "hof_fitness", "rng", "seed_stream", "elites_first", "elapsed")
@@ -46,17 +47,30 @@ def worst_rows(fitness: np.ndarray, count: int) -> np.ndarray:
     return np.argsort(fitness, kind="stable")[:count]
 
 
-def merge_best(genes: list[np.ndarray], fitness: list[np.ndarray], count: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``count`` fittest of several (n_i, ...) blocks with their fitness, fittest first."""
-    all_genes, all_fitness = np.concatenate(genes), np.concatenate(fitness)
-    rows = best_rows(all_fitness, count)
-    return all_genes[rows], all_fitness[rows]
+def merge_best(blocks: list[np.ndarray], fitness: list[np.ndarray], count: int, niche_radius: float = 0.0,
+               genes: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``count`` fittest of several (n_i, ...) blocks with their fitness, fittest first. With ``niche_radius``,
+    only the best of each niche of their ``genes`` (default: the blocks themselves; ``evoface.ga.niching``), so that
+    migrants copied between islands do not fill the merged hall of fame twice."""
+    all_blocks, all_fitness = np.concatenate(blocks), np.concatenate(fitness)
+    rows = best_rows(all_fitness, len(all_fitness))
+    if niche_radius:
+        standing = ~clearing_mask(np.concatenate(genes if genes is not None else blocks), all_fitness, niche_radius)
+        rows = rows[standing[rows]]
+    return all_blocks[rows[:count]], all_fitness[rows[:count]]
+
+
+def merge_radius(config: Any, genome_length: int) -> float:
+    """The niching radius, in gene units, of the run's merged hall of fame (0 without niching; pixel runs never
+    niche)."""
+    return radius_in_genes(config.niche_radius, genome_length) if config.genome == "latent" else 0.0
 
 
 def combine_states(states: list[dict[str, Any]], config: Any, elapsed: float) -> dict[str, Any]:
     """One checkpoint from the islands' checkpoint dicts (as ``EvolveRun.state`` returns them)."""
     hof_genes, hof_fitness = merge_best([s["hof_genes"].numpy() for s in states],
-                                        [s["hof_fitness"].numpy() for s in states], config.top_k)
+                                        [s["hof_fitness"].numpy() for s in states], config.top_k,
+                                        merge_radius(config, states[0]["hof_genes"].shape[1]))
     return {**states[0], **{key: torch.cat([s[key] for s in states]) for key in ROWS},
             "hof_genes": torch.from_numpy(hof_genes), "hof_fitness": torch.from_numpy(hof_fitness),
             "elapsed": elapsed, "config": dataclasses.asdict(config),

@@ -30,7 +30,7 @@ from evoface.core.rundir import RunDir
 from evoface.core.timelapse import write_timelapse
 from evoface.core.words import plural
 from evoface.evolve import KIND, EvolveConfig
-from evoface.island_state import combine_states, island_config, merge_best, ring_sources, split_state
+from evoface.island_state import combine_states, island_config, merge_best, merge_radius, ring_sources, split_state
 
 INSTALL_HINT = '--islands needs Ray, an optional extra: pip install -e ".[distributed]" (or pip install ray)'
 START_TIMEOUT_S = 600.0   # building an island: loading its models, compiling its kernels on a busy machine
@@ -192,7 +192,7 @@ class IslandModel:
         self.checkpoint_generation, self.restarts = self.generation, 0
 
     def _snapshot(self) -> None:
-        images, fitness = zip(*self._call("best", 1))
+        images, fitness, _ = zip(*self._call("best", 1))
         best = int(np.argmax([f[0] for f in fitness]))
         save_png(image_grid(images[best][:1], scale=4, pad=0),
                  self.run.samples / f"best_{self.generation:07d}.png", compress_level=1)
@@ -258,8 +258,9 @@ class IslandModel:
 
     def write_outputs(self) -> dict[str, Any]:
         """The overall hall of fame's grid, each island's best-fitness curve, the timelapse; returns a summary."""
-        images, fitness = zip(*self._call("best", self.config.top_k))
-        top, top_fitness = merge_best(list(images), list(fitness), self.config.top_k)
+        images, fitness, genes = zip(*self._call("best", self.config.top_k))
+        top, top_fitness = merge_best(list(images), list(fitness), self.config.top_k,
+                                      merge_radius(self.config, genes[0].shape[1]), list(genes))
         grid = save_png(image_grid(top, scale=3), self.run.path / "top_grid.png")
         by_generation: dict[int, dict[str, Any]] = {}
         for row in self.run.read_metrics():

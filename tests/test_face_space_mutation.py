@@ -60,11 +60,13 @@ def test_a_block_of_the_wrong_length_is_refused(basis):
 
 def test_the_products_run_in_bf16_only_where_the_precision_resolves_to_it(monkeypatch, basis):
     import neural.precision
+    from evoface import evolve
     from evoface.evolve import mutation_products
 
     for native, auto in ((True, "bf16"), (False, "fp32")):
-        monkeypatch.setattr(neural.precision, "cpu_has_native_bf16", lambda native=native: native)
-        assert mutation_products("auto") == auto
+        for module in (neural.precision, evolve):
+            monkeypatch.setattr(module, "cpu_has_native_bf16", lambda native=native: native)
+        assert mutation_products("auto") == mutation_products("bf16") == auto  # never emulated bf16
         assert mutation_products("fp32") == mutation_products("fp32-compiled") == "fp32"
     with pytest.raises(ValueError, match="fp32 or bf16"):
         mut_face_space_block(np.zeros((2, 16 * 16 * 3), np.uint8), basis, 0.3, 0.1, 0.0, SeedStream(0), products="int8")

@@ -18,6 +18,7 @@ from neural.faceness_store import load_faceness
 from evoface.ga.niching import NicheHallOfFame, clearing_mask, clearing_ranking, typical_distance
 from evoface.ga.operators import keep_elites
 from evoface.ga.toolbox import as_individuals
+from evoface.island_state import merge_best
 from tests.conftest import assert_one_line_error, run_cli, synthetic_faces
 from tests.test_latent import gan_path, latent_config  # noqa: F401 (gan_path: a fixture)
 
@@ -71,6 +72,34 @@ def test_the_niche_hall_of_fame_holds_the_best_of_distinct_niches():
     hof.update(as_individuals(np.array([[0.3], [9.0], [5.0]], np.float32), np.array([0.95, 0.6, 0.1])))
     assert [float(ind[0]) for ind in hof] == pytest.approx([0.3, 9.0, 5.0])  # 0.3 replaces 0.2; 5.0 not doubled
     assert [ind.fitness.values[0] for ind in hof] == [0.95, 0.6, 0.1]
+
+
+def test_the_niche_hall_of_fame_keeps_ties_in_order_and_rebuilds_the_same_from_its_genes():
+    hof = NicheHallOfFame(4, radius=1.0)
+    hof.update(as_individuals(np.array([[0.0], [5.0], [9.0]], np.float32), np.full(3, 0.98)))
+    hof.update(as_individuals(np.array([[20.0], [5.1]], np.float32), np.array([0.98, 0.98])))
+    assert [float(ind[0]) for ind in hof] == [0.0, 5.0, 9.0, 20.0]  # ties: the earlier found first; 5.1 is 5.0's
+    rebuilt = NicheHallOfFame(4, radius=1.0)  # as a resumed run rebuilds it from the checkpoint's rows
+    rebuilt.update(as_individuals(np.stack([np.asarray(ind) for ind in hof]), np.array([0.98] * 4)))
+    assert [float(ind[0]) for ind in rebuilt] == [0.0, 5.0, 9.0, 20.0]
+    assert [key.values[0] for key in rebuilt.keys] == [0.98] * 4
+
+
+def test_clearing_ties_go_to_the_incumbent_elites():
+    genes = np.array([[0.0], [0.1], [5.0]], np.float32)
+    fitness = np.array([0.98, 0.98, 0.98])
+    assert list(clearing_mask(genes, fitness, 1.0)) == [False, True, False]  # the earlier row wins
+    incumbents = np.array([False, True, False])
+    assert list(clearing_mask(genes, fitness, 1.0, incumbents=incumbents)) == [True, False, False]
+
+
+def test_merging_islands_halls_of_fame_keeps_one_per_niche():
+    genes = [np.array([[0.0], [5.0]], np.float32), np.array([[0.0], [0.2], [9.0]], np.float32)]  # a migrant copy
+    fitness = [np.array([0.9, 0.5]), np.array([0.9, 0.8, 0.4])]
+    merged, values = merge_best(genes, fitness, 3, niche_radius=1.0)
+    assert merged[:, 0].tolist() == [0.0, 5.0, 9.0] and values.tolist() == [0.9, 0.5, 0.4]
+    plain, _ = merge_best(genes, fitness, 3)
+    assert plain[:, 0].tolist() == pytest.approx([0.0, 0.0, 0.2])
 
 
 def test_typical_distance_is_that_of_random_codes():

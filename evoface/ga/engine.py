@@ -92,7 +92,7 @@ class QElitistGA:
 
     The buffer holds 2 * mu - q rows laid out as [children A | elites | children B]. The current generation is the
     mu-row window [A | elites] or [elites | B], so it is always one contiguous block. Each step ranks it by fitness
-    (or by ``toolbox.rank(genes, fitness)`` where one is registered: niching), selects mu - q parents
+    (or by ``toolbox.rank(genes, fitness, incumbents)`` where one is registered: niching), selects mu - q parents
     from it with ``toolbox.select`` and writes their children with ``toolbox.mate`` into the other children zone (the
     children of two generations ago, no longer in the population). Then ``keep_elites`` moves the q best-ranked of the
     generation into the elite zone (those already there stay put), ``toolbox.mutate`` mutates the children as one
@@ -114,6 +114,8 @@ class QElitistGA:
         self._windows = (slice(0, mu), slice(mu - q, 2 * mu - q))  # [A | elites], [elites | B]
         self._children = (slice(0, mu - q), slice(mu, 2 * mu - q))  # A, B
         self._elite_start = (mu - q, 0)  # where the elite zone starts in each window
+        rows = np.arange(mu)
+        self._incumbents = tuple((rows >= start) & (rows < start + q) for start in self._elite_start)  # as row masks
         self._individuals = tuple(as_individuals(self._buffer[window]) for window in self._windows)
         self._phase = int(elites_first)
         self.genes[:], self.fitness[:] = genes, fitness
@@ -153,7 +155,8 @@ class QElitistGA:
         toolbox, q, phase = self.toolbox, self.q, self._phase
         genes, fitness = self.genes, self.fitness
         children = self._buffer[self._children[1 - phase]]
-        rank = toolbox.rank(genes, fitness) if hasattr(toolbox, "rank") else fitness  # niching re-ranks; else fitness
+        # niching re-ranks (the elites in place win its ties, as in keep_elites); else the fitness is the rank
+        rank = toolbox.rank(genes, fitness, self._incumbents[phase]) if hasattr(toolbox, "rank") else fitness
         toolbox.mate(genes, toolbox.select(rank, len(children)), children)
         keep_elites(genes, fitness, q, self._elite_start[phase], rank)  # after mating: parents may drop out of the zone
         toolbox.mutate(children)

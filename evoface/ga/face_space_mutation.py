@@ -10,8 +10,9 @@ a share ``pull`` of the way to its nearest point in face space, which removes pi
 the second proposes a change the way faces vary (a wider mouth, darker hair, lighter skin) rather than white noise.
 The chromosome stays the image: every pixel can still take any value, and the residual off face space is the GA's to
 keep when the fitness rewards it. Both terms cost two (n, D) x (D, k) products. With ``products="bf16"`` they run in
-bf16 (fp32 accumulation; AVX-512 BF16 or AMX): a mutation is a random proposal, so its products need not be exact,
-and the children then differ from the fp32 ones by a level or two at most (tested).
+bf16 (AVX-512 BF16 or AMX; fp32 accumulation inside each product, its output rounded to bf16): a mutation is a random
+proposal, so its products need not be exact, and the children then differ from the fp32 ones by a level or two at
+most (tested).
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ niches; the fitness values themselves (metrics, hall of fame, checkpoints) stay 
 
 from __future__ import annotations
 
+import copy
+
 import numba
 import numpy as np
 from deap import tools
@@ -40,20 +42,23 @@ def _cleared(genes, order, radius_squared, capacity):
     return cleared
 
 
-def clearing_mask(genes: np.ndarray, fitness: np.ndarray, radius: float, capacity: int = 1) -> np.ndarray:
+def clearing_mask(genes: np.ndarray, fitness: np.ndarray, radius: float, capacity: int = 1,
+                  incumbents: np.ndarray | None = None) -> np.ndarray:
     """(n,) bool: the rows of ``genes`` (float descriptors) that clearing at ``radius`` removes from their niche. A row is
-    cleared when ``capacity`` fitter rows that were not cleared lie within ``radius`` of it (ties: the earlier row is
-    the fitter)."""
+    cleared when ``capacity`` fitter rows that were not cleared lie within ``radius`` of it. Ties: the rows marked in
+    ``incumbents`` (the elites already in place) are the fitter, then the earlier row."""
     if capacity < 1:
         raise ValueError("a niche holds at least one winner")
-    order = np.argsort(-fitness, kind="stable")
+    later = np.zeros(len(fitness), bool) if incumbents is None else ~incumbents
+    order = np.lexsort((np.arange(len(fitness)), later, -fitness))  # by fitness, then incumbents, then row
     return _cleared(np.ascontiguousarray(genes, np.float32), order, float(radius) ** 2, capacity)
 
 
-def clearing_ranking(genes: np.ndarray, fitness: np.ndarray, radius: float, capacity: int = 1) -> np.ndarray:
+def clearing_ranking(genes: np.ndarray, fitness: np.ndarray, incumbents: np.ndarray | None = None, *, radius: float,
+                     capacity: int = 1) -> np.ndarray:
     """The fitness that selection sees after clearing: the winners' own values, and the cleared rows' values lowered
     by more than the population's fitness span, so that every winner outranks every cleared row."""
-    cleared = clearing_mask(genes, fitness, radius, capacity)
+    cleared = clearing_mask(genes, fitness, radius, capacity, incumbents)
     span = float(fitness.max() - fitness.min()) + 1.0
     return np.where(cleared, fitness - span, fitness).astype(np.float64)
 
@@ -61,6 +66,11 @@ def clearing_ranking(genes: np.ndarray, fitness: np.ndarray, radius: float, capa
 def typical_distance(length: int) -> float:
     """The expected distance between two independent N(0, I) codes of ``length`` genes: sqrt(2 length)."""
     return float(np.sqrt(2.0 * length))
+
+
+def radius_in_genes(share: float | None, length: int) -> float:
+    """``--niche-radius`` (a share of the distance between two random codes; None or 0: off) in gene units."""
+    return (share or 0.0) * typical_distance(length)
 
 
 class NicheHallOfFame(tools.HallOfFame):
@@ -81,6 +91,8 @@ class NicheHallOfFame(tools.HallOfFame):
         best = [candidates[i] for i in np.argsort(-fitness, kind="stable") if standing[i]][:self.maxsize]
         if len(best) == len(self) and all(ind is member for ind, member in zip(best, self)):
             return  # no newcomer made it in
-        self.clear()
-        for ind in best:
-            self.insert(ind)  # a copy: the population's rows are views of the GA's gene buffer
+        # set directly, in this order: DEAP's insert would put a newcomer before the members it ties with, so that
+        # ties (the norm under a faceness cap) would swap on every rebuild, and a resumed run would differ
+        members = [member if any(member is kept for kept in self) else copy.deepcopy(member) for member in best]
+        self.items = members  # copies of newcomers: the population's rows are views of the GA's gene buffer
+        self.keys = [member.fitness for member in reversed(members)]
