@@ -168,11 +168,11 @@ def main() -> None:
         passing, tried = passing_draws(decoder, faceness, cap, len(codes))
         results["passing_draws"] = {"cap": cap, "drawn": tried, "kept": len(passing)}
         print(json.dumps(results["passing_draws"]), flush=True)
-    if cap < 1 and len(passing) >= 2:  # too few to measure: the count above says how rare such draws are
-        results["quality"].append(Judged(passing, inception, faceness, detect=True)
-                                  .row(f"random passing faceness >= {cap:g}, n={len(passing)} of {tried}",
-                                       slice(None), real_features))
-        save_png(image_grid(passing[:TOP * 2], columns=TOP, scale=2), out / "random_passing.png")
+        if len(passing) >= 2:  # too few to measure: the count above says how rare such draws are
+            results["quality"].append(Judged(passing, inception, faceness, detect=True)
+                                      .row(f"random passing faceness >= {cap:g}, n={len(passing)} of {tried}",
+                                           slice(None), real_features))
+            save_png(image_grid(passing[:TOP * 2], columns=TOP, scale=2), out / "random_passing.png")
     results["code_norm"] = {"ga_best": float(np.linalg.norm(codes[best_rows], axis=1).mean()),
                             "random": float(np.linalg.norm(random_codes, axis=1).mean())}
     print(json.dumps(results["code_norm"]), flush=True)

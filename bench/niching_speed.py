@@ -10,7 +10,6 @@ pair); prints each run's generations per second over its second half, the median
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import sys
@@ -18,17 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.latent_quality import second_half_speed  # noqa: E402
-from evoface.evolve import EvolveConfig, evolve  # noqa: E402
+from bench.latent_quality import evolve_run  # noqa: E402
 
 RADII = {"niching": 0.5, "no niching": 0.0}
 
 
 def speed(out: Path, decoder: str, radius: float, budget: float, seed: int) -> float:
     shutil.rmtree(out, ignore_errors=True)
-    evolve(EvolveConfig(out=str(out), genome="latent", decoder=decoder, niche_radius=radius, generations=None,
-                        time_limit=budget, seed=seed, device="cpu", snapshot_every=10**9, checkpoint_every=10**9))
-    return second_half_speed([json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()])
+    return evolve_run(out, decoder, "latent", budget, seed, {"niche_radius": radius})["generations_per_s"]
 
 
 def main() -> None:

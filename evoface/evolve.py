@@ -39,7 +39,7 @@ from evoface.ga.toolbox import SELECTIONS, as_individuals, build_toolbox
 from neural.devices import resolve_device
 from neural.face_space import load_face_space
 from neural.faceness_store import load_faceness
-from neural.precision import PRECISIONS, cpu_has_native_bf16, resolve_precision
+from neural.precision import PRECISIONS, cpu_has_native_bf16
 from neural.target_likeness import TARGET_SPACES, target_likeness
 
 KIND = "evolve"
@@ -209,11 +209,10 @@ class Evolution:
 
 
 def mutation_products(precision: str) -> str:
-    """The precision of the face-space mutation's products: bf16 where ``--precision`` resolves to it (auto or bf16)
-    and the CPU has native bf16, since a random proposal needs no exact ranking; fp32 otherwise. The mutation
+    """The precision of the face-space mutation's products: bf16 where ``--precision`` is auto or bf16 and the CPU
+    has native bf16, since a random proposal needs no exact ranking; fp32 otherwise. The mutation
     runs on the CPU whatever the fitness's device."""
-    native = resolve_precision(precision, torch.device("cpu")) == "bf16" and cpu_has_native_bf16()
-    return "bf16" if native else "fp32"
+    return "bf16" if precision in ("auto", "bf16") and cpu_has_native_bf16() else "fp32"
 
 
 def _hall_of_fame(size: int, niche_radius: float) -> tools.HallOfFame:
@@ -361,11 +360,6 @@ class EvolveRun:
         self.evolution.hall_of_fame.update(population if self.niche_radius
                                            else tools.selBest(population, self.config.top_k))
         return self.evolution.hall_of_fame
-
-    def ranking(self) -> np.ndarray:
-        """The current generation's fitness as selection ranks it: niching's ranking where it is on."""
-        ga = self.evolution.ga
-        return self.toolbox.rank(ga.genes, ga.fitness) if self.niche_radius else ga.fitness
 
     def images(self, genes: np.ndarray) -> np.ndarray:
         """(n, L) genes as the fitness model sees them: (n, size, size, 3) uint8 (decoded, for a latent genome)."""

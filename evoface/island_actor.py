@@ -68,13 +68,13 @@ class Island:
         """Copies of the ``count`` best-ranked individuals' genes and fitness, best first (by fitness; with niching,
         by its ranking, so that they come from distinct niches)."""
         ga = self.run.evolution.ga
-        rows = best_rows(self.run.ranking(), count)
+        rows = best_rows(ga.ranking(), count)
         return ga.genes[rows].copy(), ga.fitness[rows].copy()
 
     def immigrate(self, genes: np.ndarray, fitness: np.ndarray) -> None:
         """Replace the worst-ranked individuals with ``genes`` (already evaluated: ``fitness``)."""
         ga = self.run.evolution.ga
-        ga.replace(worst_rows(self.run.ranking(), len(genes)), genes, fitness)
+        ga.replace(worst_rows(ga.ranking(), len(genes)), genes, fitness)
 
     def best(self, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The hall of fame's ``count`` best as images the fitness model sees, (n, size, size, 3) uint8, their

@@ -66,12 +66,13 @@ class BatchScorer:
 
     fitness = min(faceness(image), faceness_cap) - tv_weight * total_variation(image) - prior_weight * prior(image)
     - target_weight * target(image), where the cap (None: none) makes faceness a bar to clear rather than a score to
-    push ever higher (above it the fitness cannot tell faces apart, and pushing on makes super-stimuli), the prior is a realism prior (``neural.face_space``: the distance from face
-    space), the target a distance from one target face (``neural.target_likeness``), and the image is the genome rendered at the
-    model's size (bilinear when G is smaller), optionally Gaussian-blurred before the model sees it. With several
-    models, faceness is their minimum (an image must convince every model) or their mean. Every model runs at
-    ``precision`` (``neural/precision.py``): "auto" keeps bf16 only where the CPU has it and ``ranking_probe`` is
-    ranked as in fp32; otherwise ``self.precision`` falls back to "fp32".
+    push ever higher (above it the fitness cannot tell faces apart, and pushing on makes super-stimuli), the prior
+    is a realism prior (``neural.face_space``: the distance from face space), the target a distance from one target
+    face (``neural.target_likeness``), and the image is the genome rendered at the model's size (bilinear when G is
+    smaller), optionally Gaussian-blurred before the model sees it. With several models, faceness is their minimum
+    (an image must convince every model) or their mean. Every model runs at ``precision`` (``neural/precision.py``):
+    "auto" keeps bf16 only where the CPU has it and ``ranking_probe`` is ranked as in fp32; otherwise
+    ``self.precision`` falls back to "fp32".
     """
 
     def __init__(self, model: FacenessNet | list[FacenessNet], device: torch.device, genome_size: int | None = None,

@@ -144,6 +144,13 @@ class QElitistGA:
             self._fitness_pending = False
         return individuals
 
+    def ranking(self) -> np.ndarray:
+        """The current generation's fitness as selection ranks it: ``toolbox.rank`` where one is registered (niching;
+        the elites in place win its ties, as in ``keep_elites``), else the fitness itself."""
+        if not hasattr(self.toolbox, "rank"):
+            return self.fitness
+        return self.toolbox.rank(self.genes, self.fitness, self._incumbents[self._phase])
+
     def replace(self, rows: np.ndarray, genes: np.ndarray, fitness: np.ndarray) -> None:
         """Overwrite rows of the current generation with evaluated individuals (immigrants, in the island model)."""
         self.genes[rows], self.fitness[rows] = genes, fitness
@@ -155,8 +162,7 @@ class QElitistGA:
         toolbox, q, phase = self.toolbox, self.q, self._phase
         genes, fitness = self.genes, self.fitness
         children = self._buffer[self._children[1 - phase]]
-        # niching re-ranks (the elites in place win its ties, as in keep_elites); else the fitness is the rank
-        rank = toolbox.rank(genes, fitness, self._incumbents[phase]) if hasattr(toolbox, "rank") else fitness
+        rank = self.ranking()
         toolbox.mate(genes, toolbox.select(rank, len(children)), children)
         keep_elites(genes, fitness, q, self._elite_start[phase], rank)  # after mating: parents may drop out of the zone
         toolbox.mutate(children)
