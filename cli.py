@@ -135,9 +135,9 @@ def train_fitness_command(resume_dir, refine, **_):
                               "and the grid are distinct faces (0 = off; default: 0.5 for the latent genome)."}),
     ("niche_capacity", {"help": "Latent niching: individuals per niche that keep their rank."}),
     ("device", DEVICE_HELP),
-    ("precision", {"help": "Fitness models' precision; auto: bf16 where the CPU has it and it keeps the ranking "
-                           "(auto and bf16: the face-space mutation's products in bf16 where the CPU has it); fp32: all "
-                           "fp32."}),
+    ("precision", {"help": "Fitness models' precision. fp32: on a CPU the faceness net as one oneDNN graph; bf16: "
+                           "autocast, output heads in fp32; fp32-compiled: torch.compile (slow to start); auto: bf16 "
+                           "where the CPU has AMX bf16 tiles and it keeps the ranking, else fp32."}),
     ("seed", SEED_HELP),
     ("engine", {"help": "fast: the one-buffer numba engine; reference: the plain DEAP loop it is tested against "
                         "(slower, see README)."}),

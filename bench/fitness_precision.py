@@ -4,11 +4,13 @@ Ranking: Spearman correlation between each fast variant's and the fp32 scores of
 early, in the middle and late in one default run (evolve checkpoints, ``--populations``; by default a run made here),
 and on validation images (../shared/data celeba vs cifar10, skipped without it); also how many of the fp32 top q=20
 the variant puts in its own top 20 (what q-elitism keeps). Speed: milliseconds per forward of one default CPU chunk
-(40 images at 64 px), every variant taking turns, median and range. Variants: bf16 (``neural/precision.py``, the
-path ``--precision bf16`` runs), int8 (FX post-training quantization, x86 backend, calibrated on noise and the
-populations; bench-only), TorchScript traced and frozen (fp32, bf16, fp32 with oneDNN graph fusion).
+(40 images at 64 px), every variant taking turns, median and range. The reference is fp32, eager, with oneDNN's
+kernels off (``evoface.core.onednn.plain``); variants: the default fp32 forward (the scorer's TorchScript graph that
+oneDNN fuses, ``evoface.core.onednn.Graphed``), bf16 (``neural/precision.py``, the path ``--precision bf16`` runs),
+int8 (FX post-training quantization, x86 backend, calibrated on noise and the populations; bench-only).
 ``torch.compile`` (``--precision fp32-compiled``) is timed by ``bench/ga_speed.py``: it compiles anew for every batch
-size, and this bench's sets have three.
+size, and this bench's sets have three. The same ranking is printed for evolve's whole default fitness (faceness
+minus the realism prior, whose product oneDNN runs), fp32 and with the faceness in bf16, against plain fp32.
 
 Run: python bench/fitness_precision.py [--populations CKPT ...] [--generations 50 1000 3000] [--repeats 7]
 """
@@ -29,12 +31,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from evoface.core import onednn  # noqa: E402
+from evoface.core.allocator import large_blocks_on_heap  # noqa: E402
 from evoface.scoring import chunk_size, fuse_for_inference  # noqa: E402
 from neural.faceness_store import load_faceness  # noqa: E402
 from neural.precision import at_precision, rank_correlation  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TOP = 20  # the default q
+REFERENCE = "fp32 plain"
 CPU = torch.device("cpu")
 
 
@@ -64,6 +69,9 @@ def int8_model(model: torch.nn.Module, calibration: list[torch.Tensor]) -> torch
     from torch.ao.quantization import get_default_qconfig_mapping, quantize_fx
 
     inner = copy.deepcopy(torch.nn.Sequential(model.features, model.head)).eval()
+    for module in inner.modules():
+        if isinstance(module, torch.nn.LeakyReLU):
+            module.inplace = False  # quantized LeakyReLU has no in-place form (it warns on every call)
     scale = lambda images: images.float().mul_(2.0 / 255.0).sub_(1.0)  # noqa: E731  as FacenessNet.forward
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -75,33 +83,44 @@ def int8_model(model: torch.nn.Module, calibration: list[torch.Tensor]) -> torch
     return lambda images: torch.sigmoid(quantized(scale(images))).squeeze(1)
 
 
-def traced(model: torch.nn.Module, example: torch.Tensor, onednn_graph: bool = False):
-    """``model`` traced and frozen by TorchScript, optionally with oneDNN graph fusion."""
-    torch.jit.enable_onednn_fusion(onednn_graph)
-    with warnings.catch_warnings(), torch.inference_mode():
-        warnings.simplefilter("ignore")
-        frozen = torch.jit.freeze(torch.jit.trace(copy.deepcopy(model), example))
-        for _ in range(3):  # TorchScript specialises on its first calls
-            frozen(example)
-    return frozen
+def plain(score):
+    """``score`` with oneDNN's kernels off (``evoface.core.onednn``): its plain torch reference."""
+    def scored(images):
+        with onednn.plain():
+            return score(images)
+    return scored
 
 
-def variants(model: torch.nn.Module, example: torch.Tensor, calibration: list[torch.Tensor]):
-    """name -> callable on (n, 3, S, S) uint8 images, each returning (n,) float scores; "fp32" is the reference."""
-    found = {"fp32": model, "bf16": at_precision(model, CPU, "bf16"), "int8": int8_model(model, calibration),
-             "jit fp32": traced(model, example), "jit bf16": traced(at_precision(model, CPU, "bf16"), example),
-             "jit fp32 + oneDNN graph": traced(model, example, onednn_graph=True)}
-    torch.jit.enable_onednn_fusion(False)
-    return found
+def default_fitness(fast: bool, precision: str = "fp32"):
+    """evolve's default pixel fitness (the shipped faceness model minus the default weight times the shipped face
+    space's distance; ``BatchScorer`` at ``precision``, the prior in fp32) on (n, 3, S, S) uint8 images; with
+    oneDNN's kernels unless not ``fast``."""
+    from evoface.evolve import EvolveConfig
+    from evoface.scoring import BatchScorer
+    from neural.face_space import load_face_space
+
+    scorer = BatchScorer(load_faceness(None), CPU, precision=precision, prior=load_face_space(None),
+                         prior_weight=EvolveConfig(out="").prior_weight)
+
+    def score(images: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(scorer(images.permute(0, 2, 3, 1).reshape(len(images), -1).numpy()))
+    return score if fast else plain(score)
+
+
+def variants(model: torch.nn.Module, calibration: list[torch.Tensor]):
+    """name -> callable on (n, 3, S, S) uint8 images, each returning (n,) float scores; ``REFERENCE`` (fp32, eager,
+    oneDNN's kernels off) is the reference of every other; "fp32 (the default)" is the scorer's oneDNN graph."""
+    return {REFERENCE: plain(model), "fp32 (the default)": onednn.Graphed(model),
+            "bf16": at_precision(model, CPU, "bf16"), "int8": int8_model(model, calibration)}
 
 
 def ranking_table(found: dict, sets: dict[str, torch.Tensor]) -> None:
     print(f"\n== ranking against fp32: Spearman correlation / fp32 top {TOP} kept in the variant's top {TOP}")
-    names = [name for name in found if name != "fp32"]
+    names = [name for name in found if name != REFERENCE]
     print(f"{'images':>34} {'n':>5} {'fp32 spread':>12} " + " ".join(f"{name:>24}" for name in names))
     with torch.inference_mode():
         for label, images in sets.items():
-            reference = found["fp32"](images).double()
+            reference = found[REFERENCE](images).double()
             cells = []
             for name in names:
                 scores = found[name](images).double()
@@ -115,13 +134,16 @@ def ranking_table(found: dict, sets: dict[str, torch.Tensor]) -> None:
 def speed_table(found: dict, chunk: torch.Tensor, repeats: int, calls: int = 20) -> None:
     times = {name: [] for name in found}
     with torch.inference_mode():
+        for score in found.values():  # warm-up: the default's graph for this batch size is traced on its first call
+            for _ in range(3):
+                score(chunk)
         for turn in range(repeats):
             for name in found if turn % 2 == 0 else reversed(list(found)):
                 start = time.perf_counter()
                 for _ in range(calls):
                     found[name](chunk)
                 times[name].append((time.perf_counter() - start) / calls * 1e3)
-    reference = np.median(times["fp32"])
+    reference = np.median(times[REFERENCE])
     print(f"\n== ms per forward of {len(chunk)} images, {repeats} turns each, alternating (median, range, "
           f"speed-up of the medians over fp32)")
     for name, values in times.items():
@@ -164,9 +186,14 @@ def main() -> None:
         sets["celeba + cifar10 validation"] = validation
     rng = np.random.default_rng(0)
     chunk = as_images(rng.integers(0, 256, (chunk_size(80, CPU, size), size * size * 3), dtype=np.uint8), size)
-    found = variants(model, chunk, [chunk, *sets.values()])
+    found = variants(model, [chunk, *sets.values()])
     ranking_table(found, sets)
-    speed_table(found, chunk, args.repeats)
+    print("\n(the default fitness: faceness minus the realism prior; fp32 with oneDNN's kernels and the faceness in "
+          "bf16, against fp32 in plain torch)")
+    ranking_table({REFERENCE: default_fitness(fast=False), "default fitness (oneDNN)": default_fitness(fast=True),
+                   "default fitness, bf16 faceness": default_fitness(fast=True, precision="bf16")}, sets)
+    with large_blocks_on_heap():  # as in the evolve loop: multi-MB activations not mmap'd afresh on every call
+        speed_table(found, chunk, args.repeats)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ Run: python bench/ga_speed.py [--generations 1000] [--repeats 3] [--device cpu]
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import subprocess
 import sys
@@ -25,6 +26,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from evoface.core import onednn  # noqa: E402
+from evoface.core.allocator import large_blocks_on_heap  # noqa: E402
 from evoface.evolve import EvolveConfig, EvolveRun, metrics_row  # noqa: E402
 from evoface.ga.operators import (_keep_elites, _normal_cuts, _write_children, mut_uniform_reset_block,  # noqa: E402
                                    mut_uniform_reset_numpy)
@@ -72,8 +75,9 @@ def warm_run(size: int, device: str, workdir: Path, batch_size: int | None = Non
     workdir.mkdir(parents=True, exist_ok=True)
     model_path = workdir / f"faceness{size}.pt"
     save_faceness(FacenessNet(FacenessConfig(size=size)).eval(), model_path)
-    options = ORIGINAL if options is None else options
+    options = dict(ORIGINAL if options is None else options)
     name = "-".join(f"{k}={v}" for k, v in options.items())
+    use_onednn = options.pop("onednn", True)
     config = EvolveConfig(out=str(workdir / f"run{size}-{batch_size}-{precision}-{shipped}-{name}"),
                           fitness=None if shipped else str(model_path), generations=WARMUP_GENERATIONS,
                           checkpoint_every=10**9, snapshot_every=10**9, device=device, seed=0, precision=precision,
@@ -81,11 +85,18 @@ def warm_run(size: int, device: str, workdir: Path, batch_size: int | None = Non
     run = EvolveRun(config, resume=False)
     run.scorer.batch_size = batch_size
     run.keep_blocks_on_heap = heap_blocks  # False: glibc's own thresholds (--allocator)
+    if not use_onednn:  # the previous release's kernels: MKL's sgemm, the LeakyReLU a pass of its own
+        run.run_until_stop = functools.partial(run_plain, run.run_until_stop)
     run.run_until_stop()  # first calls load numba's cached kernels and warm torch up: not timed
     timed = TimedScorer(run.toolbox.evaluate)
     run.toolbox.register("evaluate", timed)
     run.write_outputs = lambda: {}  # the end-of-run grid, plot and GIF are not part of a generation
     return run, timed
+
+
+def run_plain(run_until_stop):
+    with onednn.plain():
+        return run_until_stop()
 
 
 def time_generations(run: EvolveRun, timed: TimedScorer, generations: int) -> tuple[float, float, float]:
@@ -140,10 +151,10 @@ def time_mutation(length: int, indpb: float, repeats: int) -> tuple[float, float
 
 ORIGINAL = {"prior": "none", "mutation": "reset"}  # the method's own fitness (faceness) and per-gene mutation
 # evoface's loops timed against the original study's: the default (at 64 px, the shipped faceness model, realism
-# prior and face-space mutation), the same at --precision fp32 (the mutation's products in fp32 too), the previous
-# default (faceness and per-gene resets only), and --precision bf16;
+# prior and face-space mutation), the same with oneDNN's kernels off (``evoface.core.onednn``: the previous
+# release), the previous default (faceness and per-gene resets only), and --precision bf16;
 # at 100 px (no shipped prior) the previous default and bf16. fp32-compiled was measured no faster (README).
-SIDE_BY_SIDE = {64: {"default": {}, "default --precision fp32": {"precision": "fp32"},
+SIDE_BY_SIDE = {64: {"default": {}, "default, oneDNN kernels off": {"onednn": False},
                      "--prior none --mutation reset": ORIGINAL, "default --precision bf16": {"precision": "bf16"}},
                 100: {"--prior none --mutation reset": ORIGINAL, "--prior none --mutation reset --precision bf16":
                       {**ORIGINAL, "precision": "bf16"}}}
@@ -256,13 +267,15 @@ def print_default_parts(run: EvolveRun, timed: TimedScorer, generations: int, re
           + f"; 25x the original loop's {original_rate:.1f} gen/s leaves {1000 / (25 * original_rate):.2f} ms")
 
 
-def matmul_peak(device: str, dtype, side: int = 2048, calls: int = 8) -> float:
-    """GFLOP/s of a side x side matmul in ``dtype`` on ``device``: the measured peak to hold the forward pass to."""
+def matmul_peak(device: str, dtype, side: int = 2048, calls: int = 8, through_onednn: bool = False) -> float:
+    """GFLOP/s of a side x side matmul in ``dtype`` on ``device``: the measured peak to hold the forward pass to.
+    An fp32 product on a CPU runs MKL's sgemm, or oneDNN's (``evoface.core.onednn``) when ``through_onednn``."""
     import torch
 
     a, b = (torch.randn(side, side, device=device).to(dtype) for _ in range(2))
-    a @ b
-    return rate_of(lambda: a @ b, calls, device) * 2 * side**3 / 1e9
+    product = (lambda: onednn.matmul(a, b)) if through_onednn else (lambda: a @ b)
+    product()
+    return rate_of(product, calls, device) * 2 * side**3 / 1e9
 
 
 def print_side_by_side(device: str, generations: int, repeats: int) -> None:
@@ -275,9 +288,13 @@ def print_side_by_side(device: str, generations: int, repeats: int) -> None:
     forward_against_peak(device, repeats)
 
 
+FORWARDS = ("fp32", "fp32 (oneDNN kernels off)", "fp32-compiled", "bf16")
+
+
 def forward_against_peak(device: str, repeats: int) -> None:
     """GFLOP/s of the fitness forward (the shipped model scoring one default CPU chunk of offspring through
-    ``BatchScorer`` at fp32, fp32-compiled and bf16) against the measured fp32 and bf16 matmul peak, taking turns."""
+    ``BatchScorer`` at each of ``FORWARDS``) against the measured fp32 (MKL's and oneDNN's) and bf16 matmul peak,
+    taking turns; then the fp32 forward layer by layer."""
     import torch
 
     from evoface.scoring import BatchScorer, chunk_size
@@ -290,25 +307,76 @@ def forward_against_peak(device: str, repeats: int) -> None:
     genes = np.random.default_rng(0).integers(0, 256, (count, size * size * 3), dtype=np.uint8)
     work = flops(model, size) * count / 1e9
     measures = {}
-    for precision in ("fp32", "fp32-compiled", "bf16"):
-        scorer = BatchScorer(model, torch.device(device), precision=precision)
+    for precision in FORWARDS:
+        scorer = BatchScorer(model, torch.device(device), precision=precision.split()[0])
         scorer(genes)
-        measures[f"forward {precision}"] = lambda s=scorer: rate_of(lambda: s(genes), 50, device) * work
-    for precision, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        measures[f"matmul {precision}"] = lambda d=dtype: matmul_peak(device, d)
+        score = (lambda s=scorer: run_plain(lambda: s(genes))) if "off" in precision else (lambda s=scorer: s(genes))
+        measures[f"forward {precision}"] = lambda f=score: rate_of(f, 50, device) * work
+    products = {"fp32 (MKL)": (torch.float32, False), "fp32 (oneDNN)": (torch.float32, True),
+                "bf16": (torch.bfloat16, False)}
+    for name, (dtype, through_onednn) in products.items():
+        measures[f"matmul {name}"] = lambda d=dtype, o=through_onednn: matmul_peak(device, d, through_onednn=o)
     figures = {name: [] for name in measures}
-    for turn in range(repeats):
-        for name in measures if turn % 2 == 0 else reversed(list(measures)):
-            figures[name].append(measures[name]())
+    with large_blocks_on_heap():  # as in the evolve loop: multi-MB activations not mmap'd afresh on every call
+        for turn in range(repeats):
+            for name in measures if turn % 2 == 0 else reversed(list(measures)):
+                figures[name].append(measures[name]())
     print(f"\n== the fitness forward against this machine's measured peak ({count} images of {size} px a call, "
           f"{flops(model, size) / 1e6:.1f} MFLOP each; 2048^2 matmul; GFLOP/s, median (range) of {repeats})")
-    peaks = {precision: np.median(figures[f"matmul {precision}"]) for precision in ("fp32", "bf16")}
-    for precision in peaks:
-        print(f"matmul {precision}: {median_range(figures[f'matmul {precision}'])}")
-    for precision in ("fp32", "fp32-compiled", "bf16"):
+    for name in products:
+        print(f"matmul {name}: {median_range(figures[f'matmul {name}'])}")
+    peaks = {"fp32": np.median(figures["matmul fp32 (oneDNN)"]), "bf16": np.median(figures["matmul bf16"])}
+    for precision in FORWARDS:
         forward = np.median(figures[f"forward {precision}"])
         print(f"forward {precision}: {median_range(figures[f'forward {precision}'])}: {forward / peaks['fp32']:.0%} "
               f"of the fp32 matmul peak, {forward / peaks['bf16']:.0%} of the bf16 one")
+    print_forward_layers(device, model, count, repeats, peaks["fp32"])
+
+
+def print_forward_layers(device: str, model, count: int, repeats: int, fp32_peak: float) -> None:
+    """Milliseconds of each step of the eager fp32 forward (the scorer's fused model) on one chunk of ``count`` noise
+    images, each step timed on the previous step's output, and of the whole forward eager and as the scorer's
+    oneDNN graph, taking turns; GFLOP/s of each convolution."""
+    import torch
+
+    from evoface.scoring import fuse_for_inference
+    from neural.faceness import flops
+
+    fused = fuse_for_inference(model).to(device, memory_format=torch.channels_last)
+    graphed = onednn.Graphed(fused)
+    size = model.config.size
+    genes = torch.randint(0, 256, (count, size, size, 3), dtype=torch.uint8, device=device).permute(0, 3, 1, 2)
+    steps = [("uint8 to float", lambda x: x.float().mul_(2.0 / 255.0).sub_(1.0))]
+    steps += [(f"{type(layer).__name__} {i // 2 + 1}", layer) for i, layer in enumerate(fused.features)]
+    steps += [("head", lambda x: torch.sigmoid(fused.head(x)).squeeze(1))]
+    wholes = [("whole forward, eager", lambda x: run_plain(lambda: graphed(x))), ("whole forward, graph", graphed)]
+    inputs, outputs, x = [], [], genes
+    with torch.inference_mode():
+        for _, step in steps:
+            inputs.append(x)
+            x = step(x)
+            outputs.append(x.shape)
+        timed = list(zip(steps + wholes, inputs + [genes] * len(wholes)))
+        times: dict[str, list[float]] = {name: [] for (name, _), _ in timed}
+        with large_blocks_on_heap():
+            for turn in range(repeats):
+                for (name, step), x in (timed if turn % 2 == 0 else reversed(timed)):
+                    times[name].append(1000 / rate_of(lambda: step(x), 200, device))
+    median = {name: float(np.median(values)) for name, values in times.items()}
+    total = sum(median[name] for name, _ in steps)
+    print(f"\n== the fp32 forward step by step ({count} images; ms, median of {repeats}; each step on the previous "
+          f"one's output)")
+    for (name, step), x, out in zip(steps, inputs, outputs):
+        line = f"{name}: {median[name]:.3f} ms ({median[name] / total:.0%})"
+        if isinstance(step, torch.nn.Conv2d):
+            rate = 2 * step.weight[0].numel() * out.numel() / median[name] / 1e6
+            line += f", {tuple(x.shape[1:])} -> {tuple(out[1:])}, {rate:.0f} GFLOP/s ({rate / fp32_peak:.0%})"
+        print(line)
+    work = flops(model, size) * count / 1e6
+    print(f"sum of the steps {total:.3f} ms ({work / total:.0f} GFLOP/s)")
+    for name, _ in wholes:
+        print(f"{name}: {median[name]:.3f} ms ({work / median[name]:.0f} GFLOP/s, "
+              f"{work / median[name] / fp32_peak:.0%} of the fp32 peak)")
 
 
 def _memcpy_intrinsic():

@@ -39,7 +39,7 @@ from evoface.ga.toolbox import SELECTIONS, as_individuals, build_toolbox
 from neural.devices import resolve_device
 from neural.face_space import load_face_space
 from neural.faceness_store import load_faceness
-from neural.precision import PRECISIONS, cpu_has_native_bf16
+from neural.precision import PRECISIONS
 from neural.target_likeness import TARGET_SPACES, target_likeness
 
 KIND = "evolve"
@@ -125,7 +125,7 @@ class EvolveConfig(RunConfig):
     niche_radius: float | None = bounded(None, 0.0, 10.0)
     niche_capacity: int = bounded(1, 1, MAX_POPULATION)  # winners per niche
     device: str = "auto"
-    # fitness models: auto (bf16 where it keeps the ranking), fp32 or bf16
+    # fitness models: auto (bf16 on AMX CPUs where it keeps the ranking, else fp32), fp32, bf16 or fp32-compiled
     precision: str = bounded("auto", choices=PRECISIONS)
     seed: int = seed_field()
     engine: str = bounded("fast", choices=ENGINES)  # fast (QElitistGA) or reference (evoface.ga.reference, the spec)
@@ -206,13 +206,6 @@ class Evolution:
                 "hof_fitness": torch.from_numpy(hof_fitness), "rng": rng_state.capture(self.rng),
                 "seed_stream": self.seeds.state, "elites_first": self.ga.elites_first,
                 "elapsed": elapsed, "config": dataclasses.asdict(config)}
-
-
-def mutation_products(precision: str) -> str:
-    """The precision of the face-space mutation's products: bf16 where ``--precision`` is auto or bf16 and the CPU
-    has native bf16, since a random proposal needs no exact ranking; fp32 otherwise. The mutation
-    runs on the CPU whatever the fitness's device."""
-    return "bf16" if precision in ("auto", "bf16") and cpu_has_native_bf16() else "fp32"
 
 
 def _hall_of_fame(size: int, niche_radius: float) -> tools.HallOfFame:
@@ -298,8 +291,7 @@ class EvolveRun:
                                      f"image; with --genome-size {self.scorer.genome_size} use --mutation blob or "
                                      f"--mutation reset")
                 self.toolbox.register("mutate", mut_face_space_block, basis=FaceBasis.of(face_space),
-                                      step=config.face_step, pull=config.face_pull, indpb=config.indpb, seeds=seeds,
-                                      products=mutation_products(config.precision))
+                                      step=config.face_step, pull=config.face_pull, indpb=config.indpb, seeds=seeds)
             elif config.mutation == "blob":
                 self.toolbox.register("mutate", mut_blobs_and_reset_block, side=self.scorer.genome_size,
                                       blobs=config.blobs, radius=(config.blob_min_radius, config.blob_max_radius),

@@ -10,6 +10,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from evoface.core.errors import InputError
+from evoface.core.onednn import Graphed
 from evoface.rendering import gaussian_blur, genes_to_tensor, total_variation
 from neural.faceness import FacenessNet
 from neural.precision import at_precision, full_precision, keeps_ranking, resolve_precision
@@ -17,7 +18,8 @@ from neural.precision import at_precision, full_precision, keeps_ranking, resolv
 
 def fuse_for_inference(model: FacenessNet) -> FacenessNet:
     """An eval-mode copy with each BatchNorm folded into the convolution before it and the dropouts (no-ops in eval
-    mode) removed: the same outputs from fewer module calls."""
+    mode) removed: the same outputs from fewer module calls. ``BatchScorer`` runs it as one oneDNN graph
+    (``evoface.core.onednn.Graphed``)."""
     fused = copy.deepcopy(model).eval()
     layers = []
     for layer in fused.features:
@@ -71,8 +73,9 @@ class BatchScorer:
     face (``neural.target_likeness``), and the image is the genome rendered at the model's size (bilinear when G is
     smaller), optionally Gaussian-blurred before the model sees it. With several models, faceness is their minimum
     (an image must convince every model) or their mean. Every model runs at ``precision`` (``neural/precision.py``):
-    "auto" keeps bf16 only where the CPU has it and ``ranking_probe`` is ranked as in fp32; otherwise
-    ``self.precision`` falls back to "fp32".
+    "auto" keeps bf16 only where the CPU has AMX bf16 tiles and ``ranking_probe`` is ranked as in fp32; otherwise
+    ``self.precision`` is "fp32". On a CPU each fp32 faceness model runs as one oneDNN graph
+    (``evoface.core.onednn.Graphed``) and the prior's product through oneDNN.
     """
 
     def __init__(self, model: FacenessNet | list[FacenessNet], device: torch.device, genome_size: int | None = None,
@@ -94,8 +97,8 @@ class BatchScorer:
         self.tv_weight = tv_weight
         self.blur_sigma = blur_sigma
         self.precision = resolve_precision(precision, device)
-        self.models = [at_precision(fuse_for_inference(m).to(device, memory_format=torch.channels_last), device,
-                                    self.precision) for m in models]
+        self.models = [at_precision(Graphed(fuse_for_inference(m).to(device, memory_format=torch.channels_last)),
+                                    device, self.precision) for m in models]
         if prior is not None and prior.config.size != self.size:
             raise InputError(f"the realism prior scores {prior.config.size}px images, the faceness model {self.size}px")
         # the prior stays fp32 at every precision: its distance is a difference of two large sums of squares

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from evoface.core import onednn
 from evoface.core.checkpoints import load_checkpoint
 from evoface.core.errors import InputError
 
@@ -51,13 +52,13 @@ class FaceSpace(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         centred = self.flat(images) - self.mean
-        explained = (centred @ self.components).pow(2).sum(1)
+        explained = onednn.matmul(centred, self.components).pow(2).sum(1)
         residual = (centred.pow(2).sum(1) - explained).clamp_min(0.0)
         return residual.div(centred.shape[1]).sqrt()
 
     def coefficients(self, images: torch.Tensor) -> torch.Tensor:
         """(B, k) the images' coordinates along the components, in real faces' standard deviations."""
-        return ((self.flat(images) - self.mean) @ self.components) / self.std.clamp_min(1e-8)
+        return onednn.matmul(self.flat(images) - self.mean, self.components) / self.std.clamp_min(1e-8)
 
     def project(self, images: torch.Tensor) -> torch.Tensor:
         """The images' nearest points in face space, (B, H*W*3) float in [0, 1] (HWC order)."""

@@ -4,9 +4,11 @@ module's output heads kept in fp32.
 
 ``at_precision(module, device, precision)`` is generic: the faceness net, a VAE whose reconstruction error is a
 prior, or a decoder in front of the scorer all go through the same call. ``resolve_precision`` turns "auto" into
-bf16 only where the CPU has native bf16 instructions; elsewhere (and on a GPU, where it was never measured) fp32.
-Inside ``with full_precision():`` every such module runs its plain fp32 reference, and ``keeps_ranking`` compares a
-scoring function both ways (the caller falls back to fp32 when the fast path reorders its scores).
+bf16 only where the CPU has AMX's bf16 tiles; elsewhere fp32: with AVX-512 BF16 alone the evolve loop ran no faster
+in bf16 than with the fp32 forward as a oneDNN graph (``evoface.core.onednn.Graphed``, README), and a GPU was never
+measured. Inside ``with full_precision():`` every such module runs its wrapped fp32 module (for the scorer's models,
+their fp32 oneDNN graph), and ``keeps_ranking`` compares a scoring function both ways (the caller falls back to fp32
+when the fast path reorders its scores).
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ import torch
 from torch import nn
 
 from evoface.core.errors import InputError
+from evoface.core.wrapping import wrapped_getattr
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp32-compiled")
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp32-compiled": None}
-BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+AUTO_BF16_CPU_FLAGS = ("amx_bf16",)  # where "auto" tries bf16 (unmeasured: no AMX machine here)
 # Linear layers with at most this many outputs are output heads: they run in fp32, since a bf16 output keeps only 8
 # significant bits, too few to rank images whose scores differ in the fourth decimal (late in a GA run).
 HEAD_FEATURES = 8
@@ -44,26 +47,19 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
-def cpu_has_native_bf16() -> bool:
-    """True when this CPU computes bf16 in hardware (AVX-512 BF16 or AMX) and torch's oneDNN will use it."""
-    return bool(cpu_flags() & set(BF16_CPU_FLAGS)) and torch.backends.mkldnn.is_available()
+def cpu_has_bf16_tiles() -> bool:
+    """True when this CPU has AMX's bf16 tile units and torch's oneDNN will use them."""
+    return bool(cpu_flags() & set(AUTO_BF16_CPU_FLAGS)) and torch.backends.mkldnn.is_available()
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """``precision`` (one of ``PRECISIONS``) checked, with "auto" made bf16 on a CPU with native bf16, else fp32."""
+    """``precision`` (one of ``PRECISIONS``) checked, with "auto" made bf16 on a CPU with AMX bf16 tiles, else
+    fp32."""
     if precision not in PRECISIONS:
         raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision != "auto":
         return precision
-    return "bf16" if device.type == "cpu" and cpu_has_native_bf16() else "fp32"
-
-
-def wrapped_getattr(wrapper: nn.Module, name: str):
-    """A wrapper's attribute, else its wrapped ``module``'s (its config, say), so the wrapper stands in for it."""
-    try:
-        return nn.Module.__getattr__(wrapper, name)
-    except AttributeError:
-        return getattr(nn.Module.__getattr__(wrapper, "module"), name)
+    return "bf16" if device.type == "cpu" and cpu_has_bf16_tiles() else "fp32"
 
 
 class Float32(nn.Module):
@@ -97,7 +93,7 @@ class AtPrecision(nn.Module):
 
 
 class Compiled(nn.Module):
-    """Runs ``torch.compile`` of its module, the module itself inside ``full_precision()``. Compiled for each new
+    """Runs ``torch.compile`` of its module, the module uncompiled inside ``full_precision()``. Compiled for each new
     input shape on its first call (tens of seconds on a small CPU): shapes are kept static, since a dynamic batch
     size ran slower than eager here."""
 

@@ -77,7 +77,7 @@ def test_compiled_fp32_matches_its_eager_reference_at_any_batch_size():
 
 
 def test_auto_falls_back_to_fp32_where_bf16_reorders_a_population(shipped, monkeypatch):
-    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(precision, "cpu_has_bf16_tiles", lambda: True)
     auto, plain = BatchScorer(shipped, CPU), BatchScorer(shipped, CPU, precision="fp32")
     probe = ranking_probe(auto.genome_length)
     bf16 = BatchScorer(shipped, CPU, precision="bf16")
@@ -87,8 +87,8 @@ def test_auto_falls_back_to_fp32_where_bf16_reorders_a_population(shipped, monke
     np.testing.assert_array_equal(auto(probe), plain(probe))
 
 
-def test_auto_is_fp32_without_native_bf16(shipped, monkeypatch):
-    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)
+def test_auto_is_fp32_without_bf16_tiles(shipped, monkeypatch):
+    monkeypatch.setattr(precision, "cpu_has_bf16_tiles", lambda: False)
     assert resolve_precision("auto", CPU) == "fp32"
     assert BatchScorer(shipped, CPU).precision == "fp32"
 

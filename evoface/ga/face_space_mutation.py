@@ -9,10 +9,8 @@ then gets the method's per-gene resets (probability ``indpb``). The first term i
 a share ``pull`` of the way to its nearest point in face space, which removes pixel noise a little every generation;
 the second proposes a change the way faces vary (a wider mouth, darker hair, lighter skin) rather than white noise.
 The chromosome stays the image: every pixel can still take any value, and the residual off face space is the GA's to
-keep when the fitness rewards it. Both terms cost two (n, D) x (D, k) products. With ``products="bf16"`` they run in
-bf16 (AVX-512 BF16 or AMX; fp32 accumulation inside each product, its output rounded to bf16): a mutation is a random
-proposal, so its products need not be exact, and the children then differ from the fp32 ones by a level or two at
-most (tested).
+keep when the fitness rewards it. Both terms cost two (n, D) x (D, k) products, in fp32 through oneDNN where it runs
+(``evoface.core.onednn``).
 """
 
 from __future__ import annotations
@@ -23,6 +21,7 @@ import numba
 import numpy as np
 import torch
 
+from evoface.core import onednn
 from evoface.ga.operators import mut_uniform_reset_block
 from evoface.ga.seed_stream import SeedStream
 
@@ -42,9 +41,7 @@ class FaceBasis:
             raise ValueError(f"a face basis needs mean ({dims},) and std ({k},), got {self.mean.shape}, "
                              f"{self.std.shape}")
         # the mean's coefficients, once (with torch: a numpy product would wake numpy's BLAS threads, see below)
-        components = torch.from_numpy(self.components)
-        object.__setattr__(self, "mean_coefficients", torch.from_numpy(self.mean) @ components)
-        object.__setattr__(self, "bf16", (components.bfloat16(), components.T.contiguous().bfloat16()))
+        object.__setattr__(self, "mean_coefficients", torch.from_numpy(self.mean) @ torch.from_numpy(self.components))
 
     @classmethod
     def of(cls, face_space) -> "FaceBasis":
@@ -63,34 +60,22 @@ def _write_moved(block, move, keep, offset):
             block[i, j] = np.uint8(min(max(value, 0.0), 255.0))
 
 
-MUTATION_PRODUCTS = ("fp32", "bf16")
-
-
 def mut_face_space_block(block: np.ndarray, basis: FaceBasis, step: float, pull: float, indpb: float,
-                         seeds: SeedStream, products: str = "fp32") -> int:
+                         seeds: SeedStream) -> int:
     """Mutate the (n, D) uint8 block in place: per-gene resets, then the pull towards face space and a random move
-    along it (see the module docstring), its two products in ``products`` precision. Returns the number of gene
-    resets."""
+    along it (see the module docstring). Returns the number of gene resets."""
     if block.ndim != 2 or block.dtype != np.uint8 or block.shape[1] != basis.mean.shape[0]:
         raise ValueError(f"face-space mutation needs an (n, {basis.mean.shape[0]}) uint8 block, got {block.shape} "
                          f"{block.dtype}")
-    if products not in MUTATION_PRODUCTS:
-        raise ValueError(f"face-space mutation products run in {' or '.join(MUTATION_PRODUCTS)}, not {products!r}")
     resets = mut_uniform_reset_block(block, indpb, seeds)
     draws = np.random.default_rng(seeds.next_seed()).standard_normal((len(block), len(basis.std)), np.float32)
     # the two products run on torch's thread pool, the one the fitness forward uses: numpy's BLAS threads, spinning
     # after each call, took the cores from the forward pass that follows (the loop ran 2.2-2.4x slower)
-    genes = torch.from_numpy(block)
-    if products == "bf16":
-        components, components_t = basis.bf16
-        sums = (genes.to(torch.bfloat16) @ components).float()  # uint8 values are exact in bf16
-    else:
-        components = torch.from_numpy(basis.components)
-        components_t = components.T
-        sums = genes.float() @ components
+    components = torch.from_numpy(basis.components)
+    sums = onednn.matmul(torch.from_numpy(block).float(), components)
     centred_coefficients = sums.mul_(1 / 255).sub_(basis.mean_coefficients)
     coefficients = centred_coefficients.mul_(pull).add_(torch.from_numpy(draws * (np.float32(step) * basis.std)))
-    move = (coefficients.to(components_t.dtype) @ components_t).float()  # (n, D), in [0, 1] units
+    move = onednn.matmul(coefficients, components.T)  # (n, D), in [0, 1] units
     _write_moved(block, move.numpy(), np.float32(1 - pull), np.float32(255 * pull) * basis.mean)
     return resets
 

@@ -1,0 +1,138 @@
+"""fp32 products and convolutions through oneDNN on a CPU, each with its plain torch reference.
+
+torch sends an fp32 matrix product on a CPU to MKL's sgemm. On the AMD CPUs of this project's machines MKL takes a
+slower code path: a 2048^2 product ran 2x faster through oneDNN's inner-product primitive
+(``torch.ops.mkldnn._linear_pointwise``, the kernel ``torch.compile`` emits for a CPU linear layer;
+``bench/ga_speed.py`` prints both), and so did the realism prior's (80, 12288) x (12288, 64) product in a one-off
+check. ``Graphed`` runs a small convolutional net as one oneDNN graph. Both compute the same fp32 sums in another
+order, so results match the references to fp32 rounding (tested). Off a CPU, without oneDNN, under autocast or
+autograd, or for another dtype, every function here is its reference; inside ``with plain():`` too (the benches'
+before and after).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+from evoface.core.wrapping import wrapped_getattr
+
+_plain_depth = 0  # > 0 inside ``plain()``
+
+
+@contextmanager
+def plain() -> Iterator[None]:
+    """Within it, every function here runs its plain torch reference."""
+    global _plain_depth
+    _plain_depth += 1
+    try:
+        yield
+    finally:
+        _plain_depth -= 1
+
+
+def usable(x: torch.Tensor, dtypes: tuple[torch.dtype, ...] = (torch.float32,)) -> bool:
+    """True when oneDNN's fp32 kernels can take ``x``: a CPU tensor of one of ``dtypes``, oneDNN built in, no
+    autocast around, not inside ``plain()``."""
+    return (not _plain_depth and x.device.type == "cpu" and x.dtype in dtypes and torch.backends.mkldnn.is_available()
+            and not torch.is_autocast_enabled("cpu"))
+
+
+def matmul(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``x @ weight`` for a 2-D ``x`` (n, d) and ``weight`` (d, k), through oneDNN when ``usable`` and no gradient is
+    wanted (oneDNN's kernel has no backward)."""
+    wants_gradient = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
+    if usable(x) and weight.dtype == torch.float32 and not wants_gradient:
+        return torch.ops.mkldnn._linear_pointwise(x, weight.T, None, "none", [], "")
+    return x @ weight
+
+
+# calls of a new graph before its first result is used: its first call runs unfused (TorchScript profiles it), and
+# differs in the last bits from the fused calls after it, so a resumed run would score as the run it resumes did not
+WARM_CALLS = getattr(torch._C, "_jit_get_num_profiled_runs", lambda: 1)() + 1
+
+
+class Graphed(nn.Module):
+    """Runs an inference module as a TorchScript graph, traced and frozen, that oneDNN's graph compiler fuses (each
+    convolution with its bias and activation, blocked layouts kept between layers): the same fp32 arithmetic with no
+    Python or dispatch between the layers. One graph per input signature (dtype, shape, strides), traced on its first
+    call (under a second). The module itself runs where the graph cannot: input that is not ``usable`` (fp32 or
+    uint8, which the module converts itself), autograd on, inside ``plain()`` or ``torch.compile``, or a trace that
+    failed or whose graph failed to run (the module then always runs for that signature, with one warning), and in
+    training mode. Moving or converting the wrapper (``.to``, ``.float``) or loading a state dict drops its graphs;
+    the module's weights must not be changed in place otherwise. TorchScript is deprecated in favour of
+    ``torch.compile``, which here took 39 s to compile and ran no faster (README), so its FutureWarnings are
+    silenced."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+        self._graphs: dict[tuple, torch.jit.ScriptModule | None] = {}
+        self._lock = threading.Lock()
+        self.train(module.training)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (self.training or torch.is_grad_enabled() or torch.compiler.is_compiling()
+                or not usable(x, (torch.float32, torch.uint8))):
+            return self.module(x)  # (``torch.compile`` of the scorer, ``--precision fp32-compiled``, compiles this)
+        key = (x.dtype, tuple(x.shape), x.stride())
+        if key not in self._graphs:
+            with self._lock:
+                if key not in self._graphs:
+                    self._graphs[key] = self._trace(x)
+        graph = self._graphs[key]
+        if graph is not None:
+            try:
+                return graph(x)
+            except RuntimeError as error:  # oneDNN compiles its partitions on the first calls
+                self._graphs[key] = self._failed(error)
+        return self.module(x)
+
+    def _trace(self, example: torch.Tensor) -> torch.jit.ScriptModule | None:
+        torch.jit.enable_onednn_fusion(True)
+        try:
+            with warnings.catch_warnings():  # deprecation; shape branches fixed per signature, as intended
+                warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.jit")
+                warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+                graph = torch.jit.freeze(torch.jit.trace(self.module, example, check_trace=False))
+                for _ in range(WARM_CALLS):  # TorchScript profiles the first call and fuses from the next one on
+                    graph(example)
+                return graph
+        except Exception as error:  # noqa: BLE001  any failure to trace leaves the plain module
+            return self._failed(error)
+
+    def _failed(self, error: Exception) -> None:
+        warnings.warn(f"running {type(self.module).__name__} eagerly: its oneDNN graph failed ({error})",
+                      RuntimeWarning, stacklevel=4)
+
+    def __getattr__(self, name):
+        return wrapped_getattr(self, name)
+
+    def _apply(self, fn, recurse=True):
+        self._graphs = {}  # traced for the module as it was
+        return super()._apply(fn, recurse)
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        self._graphs = {}
+        return super()._load_from_state_dict(*args, **kwargs)
+
+    def __deepcopy__(self, memo):
+        """A copy of the module, its graphs traced anew (a copied module may be changed, as ``at_precision`` does)."""
+        copied = memo[id(self)] = Graphed(copy.deepcopy(self.module, memo)).train(self.training)
+        return copied
+
+    def __getstate__(self):
+        """Pickled without its graphs and lock: the copy traces its own."""
+        state = self.__dict__.copy()
+        state.update(_graphs={}, _lock=None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self._lock = threading.Lock()
