@@ -1,7 +1,7 @@
 """Pixel-GA output quality per configuration: K seeded evolve runs, a fixed time budget each.
 
 Run: python bench/ga_quality.py [--seeds 10] [--budget 100] [--only NAME ...] [--real ../shared/data/celeba]
-     [--out runs/ga-quality]
+     [--out runs/ga-quality] [--options JSON --name NAME]
 Each run is ``evoface evolve --time-limit BUDGET --seed S`` plus the configuration's options, and its image is what
 ``evoface sample --model RUN -n 1`` gives. Printed per configuration: generations, ms per generation, the best
 fitness, the share of best images in which dlib's CNN face detector finds a face (HOG and Haar beside it), the
@@ -76,7 +76,11 @@ def main() -> None:
     parser.add_argument("--out", default=str(root / "runs" / "ga-quality"))
     parser.add_argument("--only", nargs="*", help="names of configurations to run (default: all)")
     parser.add_argument("--reuse", action="store_true", help="read runs an earlier call finished instead of rerunning")
+    parser.add_argument("--options", type=json.loads, metavar="JSON",
+                        help='one more configuration, named by --name: evolve options, e.g. {"fitness": "CKPT"}')
+    parser.add_argument("--name", default="custom", help="the name of the --options configuration")
     args = parser.parse_args()
+    configurations = {**CONFIGURATIONS, **({args.name: args.options} if args.options else {})}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     inception = inception_model(args.weights)
@@ -86,7 +90,7 @@ def main() -> None:
     print(f"{'configuration':<42} {'gens':>6} {'ms/gen':>6} {'fitness':>7} {'cnn':>5} {'hog':>5} {'haar':>5} "
           f"{'face s':>6} {'KID x1000':>11} {'diversity':>9}")
     results = json.loads((out / "results.json").read_text()) if (out / "results.json").is_file() else {}
-    for name, options in CONFIGURATIONS.items():
+    for name, options in configurations.items():
         if args.only and name not in args.only:
             continue
         slug = name.split(" (")[0].replace(" ", "-").replace(",", "").replace("+", "plus")

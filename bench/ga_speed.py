@@ -331,6 +331,33 @@ def forward_against_peak(device: str, repeats: int) -> None:
         print(f"forward {precision}: {median_range(figures[f'forward {precision}'])}: {forward / peaks['fp32']:.0%} "
               f"of the fp32 matmul peak, {forward / peaks['bf16']:.0%} of the bf16 one")
     print_forward_layers(device, model, count, repeats, peaks["fp32"])
+    print_forward_widths(device, count, repeats)
+
+
+def print_forward_widths(device: str, count: int, repeats: int, widths: tuple[int, ...] = (16, 12, 8)) -> None:
+    """Milliseconds of the scorer's fp32 graph forward on one chunk, for faceness nets of each first-block width
+    (untrained; 16 is the shipped one's), taking turns: what a slimmer net would save."""
+    import torch
+
+    from evoface.scoring import fuse_for_inference
+    from neural.faceness import flops
+
+    nets = {width: onednn.Graphed(fuse_for_inference(FacenessNet(FacenessConfig(width=width)).eval())
+                                  .to(device, memory_format=torch.channels_last)) for width in widths}
+    genes = torch.randint(0, 256, (count, 64, 64, 3), dtype=torch.uint8, device=device).permute(0, 3, 1, 2)
+    times: dict[int, list[float]] = {width: [] for width in widths}
+    with torch.inference_mode(), large_blocks_on_heap():
+        for net in nets.values():
+            net(genes)
+        for turn in range(repeats):
+            for width in widths if turn % 2 == 0 else reversed(widths):
+                times[width].append(1000 / rate_of(lambda: nets[width](genes), 200, device))
+    print(f"\n== the fp32 graph forward by the faceness net's width ({count} images of 64 px; ms, median of {repeats})")
+    for width in widths:
+        ms = float(np.median(times[width]))
+        print(f"width {width}: {flops(nets[width].module, 64) / 1e6:.1f} MFLOP per image, {ms:.3f} ms "
+              f"({min(times[width]):.3f}-{max(times[width]):.3f}), {np.median(times[widths[0]]) / ms:.2f}x width "
+              f"{widths[0]}")
 
 
 def print_forward_layers(device: str, model, count: int, repeats: int, fp32_peak: float) -> None:
