@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from evoface.core import onednn  # noqa: E402
 from evoface.core.allocator import large_blocks_on_heap  # noqa: E402
 from evoface.scoring import chunk_size, fuse_for_inference  # noqa: E402
+from neural.faceness import FacenessNet  # noqa: E402
 from neural.faceness_store import load_faceness  # noqa: E402
 from neural.precision import at_precision, rank_correlation  # noqa: E402
 
@@ -72,7 +73,7 @@ def int8_model(model: torch.nn.Module, calibration: list[torch.Tensor]) -> torch
     for module in inner.modules():
         if isinstance(module, torch.nn.LeakyReLU):
             module.inplace = False  # quantized LeakyReLU has no in-place form (it warns on every call)
-    scale = lambda images: images.float().mul_(2.0 / 255.0).sub_(1.0)  # noqa: E731  as FacenessNet.forward
+    scale = FacenessNet.scaled_input
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         prepared = quantize_fx.prepare_fx(inner, get_default_qconfig_mapping("x86"), (scale(calibration[0]),))
@@ -81,14 +82,6 @@ def int8_model(model: torch.nn.Module, calibration: list[torch.Tensor]) -> torch
                 prepared(scale(images))
         quantized = quantize_fx.convert_fx(prepared)
     return lambda images: torch.sigmoid(quantized(scale(images))).squeeze(1)
-
-
-def plain(score):
-    """``score`` with oneDNN's kernels off (``evoface.core.onednn``): its plain torch reference."""
-    def scored(images):
-        with onednn.plain():
-            return score(images)
-    return scored
 
 
 def default_fitness(fast: bool, precision: str = "fp32"):
@@ -104,13 +97,13 @@ def default_fitness(fast: bool, precision: str = "fp32"):
 
     def score(images: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(scorer(images.permute(0, 2, 3, 1).reshape(len(images), -1).numpy()))
-    return score if fast else plain(score)
+    return score if fast else onednn.plain()(score)
 
 
 def variants(model: torch.nn.Module, calibration: list[torch.Tensor]):
     """name -> callable on (n, 3, S, S) uint8 images, each returning (n,) float scores; ``REFERENCE`` (fp32, eager,
     oneDNN's kernels off) is the reference of every other; "fp32 (the default)" is the scorer's oneDNN graph."""
-    return {REFERENCE: plain(model), "fp32 (the default)": onednn.Graphed(model),
+    return {REFERENCE: onednn.plain()(lambda images: model(images)), "fp32 (the default)": onednn.Graphed(model),
             "bf16": at_precision(model, CPU, "bf16"), "int8": int8_model(model, calibration)}
 
 

@@ -14,7 +14,6 @@ Run: python bench/ga_speed.py [--generations 1000] [--repeats 3] [--device cpu]
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import subprocess
 import sys
@@ -86,17 +85,12 @@ def warm_run(size: int, device: str, workdir: Path, batch_size: int | None = Non
     run.scorer.batch_size = batch_size
     run.keep_blocks_on_heap = heap_blocks  # False: glibc's own thresholds (--allocator)
     if not use_onednn:  # the previous release's kernels: MKL's sgemm, the LeakyReLU a pass of its own
-        run.run_until_stop = functools.partial(run_plain, run.run_until_stop)
+        run.run_until_stop = onednn.plain()(run.run_until_stop)
     run.run_until_stop()  # first calls load numba's cached kernels and warm torch up: not timed
     timed = TimedScorer(run.toolbox.evaluate)
     run.toolbox.register("evaluate", timed)
     run.write_outputs = lambda: {}  # the end-of-run grid, plot and GIF are not part of a generation
     return run, timed
-
-
-def run_plain(run_until_stop):
-    with onednn.plain():
-        return run_until_stop()
 
 
 def time_generations(run: EvolveRun, timed: TimedScorer, generations: int) -> tuple[float, float, float]:
@@ -184,6 +178,15 @@ def rate_of(step, count: int, device: str) -> float:
     return count / (time.perf_counter() - start)
 
 
+def take_turns(measures: dict, repeats: int) -> dict:
+    """``repeats`` figures of each zero-argument measure, all taking turns (forward, then backward, order)."""
+    figures = {name: [] for name in measures}
+    for turn in range(repeats):
+        for name in measures if turn % 2 == 0 else reversed(list(measures)):
+            figures[name].append(measures[name]())
+    return figures
+
+
 def median_range(values) -> str:
     values = np.asarray(values)
     return f"{np.median(values):.1f} ({values.min():.1f}-{values.max():.1f})"
@@ -207,12 +210,9 @@ def compare_with_original(device: str, workdir: Path, generations: int, repeats:
                 for name, options in SIDE_BY_SIDE[size].items()}
         print(f"{size} px: warm-up of the evoface runs {time.perf_counter() - start:.0f} s")
         original_generations = max(3, generations // 60)  # about as long a turn as evoface's
-        names = ["original", *runs]
-        rates = {name: [] for name in names}
-        for turn in range(repeats):
-            for name in names if turn % 2 == 0 else reversed(names):
-                rates[name].append(rate_of(loop.step, original_generations, device) if name == "original"
-                                   else time_generations(*runs[name], generations)[0])
+        rates = take_turns({"original": lambda: rate_of(loop.step, original_generations, device),
+                            **{name: lambda r=run: time_generations(*r, generations)[0] for name, run in runs.items()}},
+                           repeats)
         original = np.array(rates["original"])
         print(f"{size:>5} original {median_range(original)} gen/s")
         for name, (run, _) in runs.items():
@@ -288,7 +288,9 @@ def print_side_by_side(device: str, generations: int, repeats: int) -> None:
     forward_against_peak(device, repeats)
 
 
-FORWARDS = ("fp32", "fp32 (oneDNN kernels off)", "fp32-compiled", "bf16")
+# the forwards timed: name -> (--precision, oneDNN's kernels on)
+FORWARDS = {"fp32": ("fp32", True), "fp32 (oneDNN kernels off)": ("fp32", False),
+            "fp32-compiled": ("fp32-compiled", True), "bf16": ("bf16", True)}
 
 
 def forward_against_peak(device: str, repeats: int) -> None:
@@ -307,20 +309,17 @@ def forward_against_peak(device: str, repeats: int) -> None:
     genes = np.random.default_rng(0).integers(0, 256, (count, size * size * 3), dtype=np.uint8)
     work = flops(model, size) * count / 1e9
     measures = {}
-    for precision in FORWARDS:
-        scorer = BatchScorer(model, torch.device(device), precision=precision.split()[0])
+    for name, (precision, fast) in FORWARDS.items():
+        scorer = BatchScorer(model, torch.device(device), precision=precision)
         scorer(genes)
-        score = (lambda s=scorer: run_plain(lambda: s(genes))) if "off" in precision else (lambda s=scorer: s(genes))
-        measures[f"forward {precision}"] = lambda f=score: rate_of(f, 50, device) * work
+        score = (lambda s=scorer: s(genes)) if fast else onednn.plain()(lambda s=scorer: s(genes))
+        measures[f"forward {name}"] = lambda f=score: rate_of(f, 50, device) * work
     products = {"fp32 (MKL)": (torch.float32, False), "fp32 (oneDNN)": (torch.float32, True),
                 "bf16": (torch.bfloat16, False)}
     for name, (dtype, through_onednn) in products.items():
         measures[f"matmul {name}"] = lambda d=dtype, o=through_onednn: matmul_peak(device, d, through_onednn=o)
-    figures = {name: [] for name in measures}
     with large_blocks_on_heap():  # as in the evolve loop: multi-MB activations not mmap'd afresh on every call
-        for turn in range(repeats):
-            for name in measures if turn % 2 == 0 else reversed(list(measures)):
-                figures[name].append(measures[name]())
+        figures = take_turns(measures, repeats)
     print(f"\n== the fitness forward against this machine's measured peak ({count} images of {size} px a call, "
           f"{flops(model, size) / 1e6:.1f} MFLOP each; 2048^2 matmul; GFLOP/s, median (range) of {repeats})")
     for name in products:
@@ -345,13 +344,11 @@ def print_forward_widths(device: str, count: int, repeats: int, widths: tuple[in
     nets = {width: onednn.Graphed(fuse_for_inference(FacenessNet(FacenessConfig(width=width)).eval())
                                   .to(device, memory_format=torch.channels_last)) for width in widths}
     genes = torch.randint(0, 256, (count, 64, 64, 3), dtype=torch.uint8, device=device).permute(0, 3, 1, 2)
-    times: dict[int, list[float]] = {width: [] for width in widths}
     with torch.inference_mode(), large_blocks_on_heap():
         for net in nets.values():
             net(genes)
-        for turn in range(repeats):
-            for width in widths if turn % 2 == 0 else reversed(widths):
-                times[width].append(1000 / rate_of(lambda: nets[width](genes), 200, device))
+        times = take_turns({width: lambda n=net: 1000 / rate_of(lambda: n(genes), 200, device)
+                            for width, net in nets.items()}, repeats)
     print(f"\n== the fp32 graph forward by the faceness net's width ({count} images of 64 px; ms, median of {repeats})")
     for width in widths:
         ms = float(np.median(times[width]))
@@ -373,22 +370,20 @@ def print_forward_layers(device: str, model, count: int, repeats: int, fp32_peak
     graphed = onednn.Graphed(fused)
     size = model.config.size
     genes = torch.randint(0, 256, (count, size, size, 3), dtype=torch.uint8, device=device).permute(0, 3, 1, 2)
-    steps = [("uint8 to float", lambda x: x.float().mul_(2.0 / 255.0).sub_(1.0))]
+    steps = [("uint8 to float", FacenessNet.scaled_input)]
     steps += [(f"{type(layer).__name__} {i // 2 + 1}", layer) for i, layer in enumerate(fused.features)]
     steps += [("head", lambda x: torch.sigmoid(fused.head(x)).squeeze(1))]
-    wholes = [("whole forward, eager", lambda x: run_plain(lambda: graphed(x))), ("whole forward, graph", graphed)]
+    wholes = [("whole forward, eager", onednn.plain()(lambda x: graphed(x))), ("whole forward, graph", graphed)]
     inputs, outputs, x = [], [], genes
     with torch.inference_mode():
         for _, step in steps:
             inputs.append(x)
             x = step(x)
             outputs.append(x.shape)
-        timed = list(zip(steps + wholes, inputs + [genes] * len(wholes)))
-        times: dict[str, list[float]] = {name: [] for (name, _), _ in timed}
+        timed = zip(steps + wholes, inputs + [genes] * len(wholes))
         with large_blocks_on_heap():
-            for turn in range(repeats):
-                for (name, step), x in (timed if turn % 2 == 0 else reversed(timed)):
-                    times[name].append(1000 / rate_of(lambda: step(x), 200, device))
+            times = take_turns({name: lambda f=step, x=x: 1000 / rate_of(lambda: f(x), 200, device)
+                                for (name, step), x in timed}, repeats)
     median = {name: float(np.median(values)) for name, values in times.items()}
     total = sum(median[name] for name, _ in steps)
     print(f"\n== the fp32 forward step by step ({count} images; ms, median of {repeats}; each step on the previous "

@@ -42,13 +42,16 @@ class FacenessNet(nn.Module):
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(config.dropout), nn.Linear(channels * 16, config.hidden),
                                   nn.LeakyReLU(0.2, inplace=True), nn.Linear(config.hidden, 1))
 
+    @staticmethod
+    def scaled_input(images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) images (uint8, or float in [0, 1]) as the first block takes them: float in [-1, 1]."""
+        if images.dtype == torch.uint8:
+            return images.float().mul_(2.0 / 255.0).sub_(1.0)  # in place on the fresh float copy
+        return images * 2.0 - 1.0
+
     def feature_maps(self, images: torch.Tensor) -> torch.Tensor:
         """The last convolutional block's output for (B, 3, H, W) images (uint8, or float in [0, 1])."""
-        if images.dtype == torch.uint8:
-            x = images.float().mul_(2.0 / 255.0).sub_(1.0)  # in place on the fresh float copy
-        else:
-            x = images * 2.0 - 1.0
-        return self.features(x)
+        return self.features(self.scaled_input(images))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = self.feature_maps(images)

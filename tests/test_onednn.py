@@ -96,26 +96,21 @@ def test_the_module_runs_where_the_graph_cannot(graphed):
     assert not graphed._graphs
 
 
-def test_a_failed_trace_warns_once_and_leaves_the_module():
+def test_a_failed_trace_warns_once_and_leaves_the_module(monkeypatch):
     class Untraceable(nn.Module):
         def forward(self, x):
             return x.sum(1)
 
-    graphed = onednn.Graphed(Untraceable().eval())
-    x = torch.ones(2, 3)
-    original_trace = torch.jit.trace
-
     def failing_trace(*args, **kwargs):
         raise RuntimeError("no tracer here")
 
-    torch.jit.trace = failing_trace
-    try:
-        with torch.inference_mode(), pytest.warns(RuntimeWarning, match="eagerly.*no tracer here"):
-            assert torch.equal(graphed(x), x.sum(1))
-        with torch.inference_mode():
-            assert torch.equal(graphed(x), x.sum(1))  # no second trace: a second warning would fail -W error runs
-    finally:
-        torch.jit.trace = original_trace
+    graphed = onednn.Graphed(Untraceable().eval())
+    x = torch.ones(2, 3)
+    monkeypatch.setattr(torch.jit, "trace", failing_trace)
+    with torch.inference_mode(), pytest.warns(RuntimeWarning, match="eagerly.*no tracer here"):
+        assert torch.equal(graphed(x), x.sum(1))
+    with torch.inference_mode():
+        assert torch.equal(graphed(x), x.sum(1))  # no second trace: a second warning would fail -W error runs
     assert list(graphed._graphs.values()) == [None]
 
 
