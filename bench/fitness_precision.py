@@ -10,7 +10,8 @@ oneDNN fuses, ``evoface.core.onednn.Graphed``), bf16 (``neural/precision.py``, t
 int8 (FX post-training quantization, x86 backend, calibrated on noise and the populations; bench-only).
 ``torch.compile`` (``--precision fp32-compiled``) is timed by ``bench/ga_speed.py``: it compiles anew for every batch
 size, and this bench's sets have three. The same ranking is printed for evolve's whole default fitness (faceness
-minus the realism prior, whose product oneDNN runs), fp32 and with the faceness in bf16, against plain fp32.
+minus the realism prior, whose product is oneDNN's, MKL's, or the exact int8 one, by CPU: see
+``evoface.core.uint8_products``), fp32 and with the faceness in bf16, against plain fp32.
 
 Run: python bench/fitness_precision.py [--populations CKPT ...] [--generations 50 1000 3000] [--repeats 7]
 """
@@ -86,8 +87,8 @@ def int8_model(model: torch.nn.Module, calibration: list[torch.Tensor]) -> torch
 
 def default_fitness(fast: bool, precision: str = "fp32"):
     """evolve's default pixel fitness (the shipped faceness model minus the default weight times the shipped face
-    space's distance; ``BatchScorer`` at ``precision``, the prior in fp32) on (n, 3, S, S) uint8 images; with
-    oneDNN's kernels unless not ``fast``."""
+    space's distance; ``BatchScorer`` at ``precision``, the prior in fp32) on (n, 3, S, S) uint8 images; with the
+    fast kernels unless not ``fast``."""
     from evoface.evolve import EvolveConfig
     from evoface.scoring import BatchScorer
     from neural.face_space import load_face_space
@@ -181,9 +182,9 @@ def main() -> None:
     chunk = as_images(rng.integers(0, 256, (chunk_size(80, CPU, size), size * size * 3), dtype=np.uint8), size)
     found = variants(model, [chunk, *sets.values()])
     ranking_table(found, sets)
-    print("\n(the default fitness: faceness minus the realism prior; fp32 with oneDNN's kernels and the faceness in "
-          "bf16, against fp32 in plain torch)")
-    ranking_table({REFERENCE: default_fitness(fast=False), "default fitness (oneDNN)": default_fitness(fast=True),
+    print("\n(the default fitness: faceness minus the realism prior; fp32 with the fast kernels (oneDNN's graph, the "
+          "prior's int8 or oneDNN product) and the faceness in bf16, against fp32 in plain torch)")
+    ranking_table({REFERENCE: default_fitness(fast=False), "default fitness (fast)": default_fitness(fast=True),
                    "default fitness, bf16 faceness": default_fitness(fast=True, precision="bf16")}, sets)
     with large_blocks_on_heap():  # as in the evolve loop: multi-MB activations not mmap'd afresh on every call
         speed_table(found, chunk, args.repeats)

@@ -9,6 +9,7 @@ machine printed first.
 Run: python bench/ga_speed.py [--generations 1000] [--repeats 3] [--device cpu]
      python bench/ga_speed.py --copies      # crossover and elitism kernels: their plain copy loop against memcpy
      python bench/ga_speed.py --allocator   # the 64 px loop with glibc's thresholds fixed (the default) and not
+     python bench/ga_speed.py --products    # the face space's products: MKL, oneDNN, and the int8 product
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def warm_run(size: int, device: str, workdir: Path, batch_size: int | None = Non
     run = EvolveRun(config, resume=False)
     run.scorer.batch_size = batch_size
     run.keep_blocks_on_heap = heap_blocks  # False: glibc's own thresholds (--allocator)
-    if not use_onednn:  # the previous release's kernels: MKL's sgemm, the LeakyReLU a pass of its own
+    if not use_onednn:  # plain torch: MKL's sgemm, the LeakyReLU a pass of its own, no int8 or packed kernels
         run.run_until_stop = onednn.plain()(run.run_until_stop)
     run.run_until_stop()  # first calls load numba's cached kernels and warm torch up: not timed
     timed = TimedScorer(run.toolbox.evaluate)
@@ -145,10 +146,10 @@ def time_mutation(length: int, indpb: float, repeats: int) -> tuple[float, float
 
 ORIGINAL = {"prior": "none", "mutation": "reset"}  # the method's own fitness (faceness) and per-gene mutation
 # evoface's loops timed against the original study's: the default (at 64 px, the shipped faceness model, realism
-# prior and face-space mutation), the same with oneDNN's kernels off (``evoface.core.onednn``: the previous
-# release), the previous default (faceness and per-gene resets only), and --precision bf16;
+# prior and face-space mutation), the same with the fast kernels off (``evoface.core.onednn.plain()``: plain torch
+# and MKL, no oneDNN graph, int8 product or packed bf16 convolutions), the previous default (faceness and per-gene resets only), and --precision bf16;
 # at 100 px (no shipped prior) the previous default and bf16. fp32-compiled was measured no faster (README).
-SIDE_BY_SIDE = {64: {"default": {}, "default, oneDNN kernels off": {"onednn": False},
+SIDE_BY_SIDE = {64: {"default": {}, "default, fast kernels off": {"onednn": False},
                      "--prior none --mutation reset": ORIGINAL, "default --precision bf16": {"precision": "bf16"}},
                 100: {"--prior none --mutation reset": ORIGINAL, "--prior none --mutation reset --precision bf16":
                       {**ORIGINAL, "precision": "bf16"}}}
@@ -286,6 +287,8 @@ def print_side_by_side(device: str, generations: int, repeats: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         compare_with_original(device, Path(tmp), generations, repeats)
     forward_against_peak(device, repeats)
+    if device == "cpu":
+        print_products(repeats)
 
 
 # the forwards timed: name -> (--precision, oneDNN's kernels on)
@@ -401,6 +404,38 @@ def print_forward_layers(device: str, model, count: int, repeats: int, fp32_peak
               f"{work / median[name] / fp32_peak:.0%} of the fp32 peak)")
 
 
+def print_products(repeats: int, calls: int = 200) -> None:
+    """The realism prior's and the face-space mutation's products with the shipped face space, every kernel taking
+    turns: uint8 genes x components through MKL's fp32 product, oneDNN's, and the exact int8 one
+    (``evoface.core.uint8_products``, where this CPU has AMX int8 tiles), and the mutation's move (coefficients x
+    components^T) through MKL and oneDNN."""
+    import torch
+
+    from evoface.core.cpu import cpu_has_int8_tiles
+    from evoface.core.uint8_products import Uint8Product
+    from neural.face_space import load_face_space
+
+    components = load_face_space().components
+    product, transposed = Uint8Product(components), components.T.contiguous()
+    print(f"\n== the face space's products, {components.shape[0]} x {components.shape[1]}; ms a call, median (range) "
+          f"of {repeats} turns of {calls} calls; int8 tiles: {cpu_has_int8_tiles()}")
+    for rows in (40, 80):
+        genes = torch.randint(0, 256, (rows, components.shape[0]), dtype=torch.uint8)
+        floats, coefficients = genes.float(), torch.randn(rows, components.shape[1])
+        kernels = {"genes x components, MKL fp32": lambda: floats @ components,
+                   "genes x components, oneDNN fp32": lambda: torch.ops.mkldnn._linear_pointwise(
+                       floats, transposed, None, "none", [], ""),
+                   "genes x components, int8 (from uint8)": lambda: product(genes),
+                   "move, MKL fp32": lambda: coefficients @ transposed,
+                   "move, oneDNN fp32": lambda: torch.ops.mkldnn._linear_pointwise(
+                       coefficients, components, None, "none", [], "")}
+        with torch.inference_mode(), large_blocks_on_heap():
+            rates = take_turns({name: lambda k=kernel: rate_of(k, calls, "cpu") for name, kernel in kernels.items()},
+                               repeats)
+        for name, values in rates.items():
+            print(f"{rows:>4} rows, {name}: {median_range(1000 / np.array(values))} ms")
+
+
 def _memcpy_intrinsic():
     """The C library's memcpy as a numba intrinsic built from numba internals (``cgutils.raw_memcpy``): how the kernels
     copied until this release, kept here to measure against their plain loop."""
@@ -510,6 +545,7 @@ def main() -> None:
                         help="only the original study's loop against evoface's, and the forward against the peak")
     parser.add_argument("--copies", action="store_true", help="only the kernels' plain copy loop against memcpy")
     parser.add_argument("--allocator", action="store_true", help="only the loop with and without fixed thresholds")
+    parser.add_argument("--products", action="store_true", help="only the face space's products, kernel by kernel")
     parser.add_argument("--loop-rate", choices=("on", "off"), help=argparse.SUPPRESS)  # one --allocator process
     args = parser.parse_args()
     if args.loop_rate:
@@ -517,6 +553,9 @@ def main() -> None:
         return
     if args.copies:
         print_copy_kernels(repeats=200)
+        return
+    if args.products:
+        print_products(max(args.repeats, 5))
         return
     if args.allocator:
         print_allocator(args.generations, max(args.repeats, 3))

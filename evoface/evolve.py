@@ -6,6 +6,7 @@ import dataclasses
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from evoface.core.configs import RunConfig, bounded, run_config, seed_field
 from evoface.core.errors import InputError
 from evoface.ga.blob_mutation import mut_blobs_and_reset_block
 from evoface.ga.face_space_mutation import FaceBasis, mut_face_space_block
+from evoface.ga.operators import mut_uniform_reset_block
 from evoface.ga.niching import NicheHallOfFame, clearing_ranking, radius_in_genes
 from evoface.ga.engine import QElitistGA, evaluate_invalid, fitness_statistics, population_arrays
 from evoface.ga.reference import ENGINES, ReferenceGA, per_individual, reference_notice, use_reference_operators
@@ -43,6 +45,7 @@ from neural.precision import PRECISIONS
 from neural.target_likeness import TARGET_SPACES, target_likeness
 
 KIND = "evolve"
+PROBE_SEED = 0  # the precision probe's mutation draws from a stream of its own, not the run's
 STOPPING_RULES = ("generations", "time_limit", "target_fitness")
 MAX_POPULATION = 100_000  # at 128 px, 4.9 GB of genes
 MAX_COUNT = 10**9         # generations, and every "every K generations"
@@ -247,11 +250,15 @@ class EvolveRun:
         if self.target is not None:  # the faceness space runs its own fused copy of the net's convolutions
             faceness = fuse_for_inference(self.model) if config.target_space == "faceness" else None
             likeness = target_likeness(config.target_space, as_chw(self.target), face_space, faceness)
+        self.face_space = face_space
+        # "auto" precision is tried on copies of a genome that the run's own mutation has changed once
+        probe_mutation = self.pixel_mutation(SeedStream(PROBE_SEED)) if config.genome == "pixel" else None
         self.scorer = BatchScorer(models, resolve_device(config.device), config.genome_size, config.tv_weight,
                                   config.blur_sigma, ensemble_rule=config.ensemble_rule, precision=config.precision,
                                   prior=prior, prior_weight=config.prior_weight, target=likeness,
                                   target_weight=config.target_weight,
-                                  faceness_cap=config.faceness_cap if config.faceness_cap < 1 else None)
+                                  faceness_cap=config.faceness_cap if config.faceness_cap < 1 else None,
+                                  probe_mutation=probe_mutation)
         if config.genome == "latent" and config.decoder is None:
             config.decoder = config.decoder_source  # stored, so that a resumed run keeps its decoder
         self.latent = (LatentGenome(config.decoder_source, self.size, self.scorer.device)
@@ -285,17 +292,7 @@ class EvolveRun:
             self.toolbox = build_toolbox(self.scorer, rng, seeds, sigma=config.sigma, cxpb=config.cxpb,
                                          indpb=config.indpb, selection=config.selection, truncation=truncation,
                                          tournsize=config.tournsize)
-            if config.mutation == "face-space":
-                if self.scorer.genome_size != face_space.config.size:
-                    raise InputError(f"--mutation face-space (the default) moves the full {face_space.config.size}px "
-                                     f"image; with --genome-size {self.scorer.genome_size} use --mutation blob or "
-                                     f"--mutation reset")
-                self.toolbox.register("mutate", mut_face_space_block, basis=FaceBasis.of(face_space),
-                                      step=config.face_step, pull=config.face_pull, indpb=config.indpb, seeds=seeds)
-            elif config.mutation == "blob":
-                self.toolbox.register("mutate", mut_blobs_and_reset_block, side=self.scorer.genome_size,
-                                      blobs=config.blobs, radius=(config.blob_min_radius, config.blob_max_radius),
-                                      indpb=config.indpb, seeds=seeds)
+            self.toolbox.register("mutate", self.pixel_mutation(seeds))
         self.niche_radius = radius_in_genes(config.niche_radius, self.genome_length) if self.latent else 0.0
         if self.niche_radius:
             self.toolbox.register("rank", clearing_ranking, radius=self.niche_radius, capacity=config.niche_capacity)
@@ -330,6 +327,22 @@ class EvolveRun:
                 self.run.write_config(config)
                 if self.target is not None:
                     keep_target(self.run.path, self.target)
+
+    def pixel_mutation(self, seeds: SeedStream):
+        """The pixel genome's block mutation (a block of genes, changed in place), drawing from ``seeds``."""
+        config, side = self.config, self.config.genome_size or self.size
+        if config.mutation == "face-space":
+            if side != self.face_space.config.size:
+                raise InputError(f"--mutation face-space (the default) moves the full {self.face_space.config.size}px "
+                                 f"image; with --genome-size {side} use --mutation blob or --mutation reset")
+            if getattr(self, "_face_basis", None) is None:
+                self._face_basis = FaceBasis.of(self.face_space)
+            return partial(mut_face_space_block, basis=self._face_basis, step=config.face_step, pull=config.face_pull,
+                           indpb=config.indpb, seeds=seeds)
+        if config.mutation == "blob":
+            return partial(mut_blobs_and_reset_block, side=side, blobs=config.blobs,
+                           radius=(config.blob_min_radius, config.blob_max_radius), indpb=config.indpb, seeds=seeds)
+        return partial(mut_uniform_reset_block, indpb=config.indpb, seeds=seeds)
 
     def _initial_genes_from(self, run_dir: str) -> np.ndarray:
         """Another run's final population, best first, resized to this run's genome (coarse-to-fine)."""

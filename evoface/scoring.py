@@ -35,30 +35,40 @@ def fuse_for_inference(model: FacenessNet) -> FacenessNet:
 ENSEMBLE_RULES = ("min", "mean")
 # On a CPU, score in chunks of at most this many pixels (80 images at 64 px): about 9 MB of activations, held in cache.
 # A block of more than half of it is still split in two: each chunk's activations then leave more of the cache, and of
-# the population in it, to the GA's own work (at 64 px its time outside the forward pass dropped by 8-20%).
+# the population in it, to the GA's own work (at 64 px its time outside the forward pass dropped by 8-20%). In bf16
+# the activations take half the bytes, so a chunk holds twice the pixels: the 80 children at 64 px then go in one
+# forward pass, 1.08x the generations/s of two in the loop on an AMX Xeon (each oneDNN convolution call costs about
+# 45 us whatever its size), where in fp32 one pass and two ran at the same speed.
 CPU_CHUNK_PIXELS = 330_000
+ACTIVATION_BYTES = {"bf16": 2}  # per value, where not 4
 GPU_BATCH = 1024
 PROBE_IMAGES, PROBE_RESET_SHARE = 64, 0.001  # the ranking probe: one noise genome and copies with 0.1% reset
 
 
-def ranking_probe(length: int, seed: int = 0) -> np.ndarray:
-    """(PROBE_IMAGES, length) uint8 genes as close together as a GA's children and their parent: one uniform-noise
-    genome and copies of it, each with ``PROBE_RESET_SHARE`` of its genes reset to uniform values."""
+def ranking_probe(length: int, seed: int = 0, mutate=None) -> np.ndarray:
+    """(PROBE_IMAGES, length) uint8 genes as close together as a GA's children: copies of one uniform-noise genome,
+    each mutated once by ``mutate`` (a block mutation, in place: the run's own operator, so that the probe's
+    differences are the ones its selection has to rank), or without one with ``PROBE_RESET_SHARE`` of its genes
+    reset to uniform values."""
     rng = np.random.default_rng(seed)
     probe = np.repeat(rng.integers(0, 256, (1, length), dtype=np.uint8), PROBE_IMAGES, axis=0)
+    if mutate is not None:
+        mutate(probe)
+        return probe
     resets = rng.random(probe.shape) < PROBE_RESET_SHARE
     probe[resets] = rng.integers(0, 256, int(resets.sum()), dtype=np.uint8)
     return probe
 
 
-def chunk_size(n: int, device: torch.device, size: int) -> int:
+def chunk_size(n: int, device: torch.device, size: int, precision: str = "fp32") -> int:
     """Images per forward pass when scoring n images: up to ``GPU_BATCH`` on a GPU; on a CPU, n split evenly into chunks
-    of at most ``CPU_CHUNK_PIXELS`` pixels, and at least two chunks when n holds over half of that.
+    of at most ``CPU_CHUNK_PIXELS`` pixels (counted as fp32 activations: a bf16 pixel is half of one), and at least
+    two chunks when n holds over half of that.
     ``bench/ga_speed.py`` measures a generation with these chunks against one batch. Even chunks, since uneven ones ran
     slower."""
     if device.type != "cpu":
         return GPU_BATCH
-    pixels = n * size * size
+    pixels = n * size * size * ACTIVATION_BYTES.get(precision, 4) // 4
     chunks = max(-(-pixels // CPU_CHUNK_PIXELS), 2 if 2 * pixels > CPU_CHUNK_PIXELS else 1)
     return max(1, -(-n // chunks))
 
@@ -73,16 +83,19 @@ class BatchScorer:
     face (``neural.target_likeness``), and the image is the genome rendered at the model's size (bilinear when G is
     smaller), optionally Gaussian-blurred before the model sees it. With several models, faceness is their minimum
     (an image must convince every model) or their mean. Every model runs at ``precision`` (``neural/precision.py``):
-    "auto" keeps bf16 only where the CPU has AMX bf16 tiles and ``ranking_probe`` is ranked as in fp32; otherwise
-    ``self.precision`` is "fp32". On a CPU each fp32 faceness model runs as one oneDNN graph
-    (``evoface.core.onednn.Graphed``) and the prior's product through oneDNN.
+    "auto" keeps bf16 only where the CPU has AMX bf16 tiles and ``ranking_probe`` is ranked as in fp32, its copies
+    mutated by ``probe_mutation`` where one is given (the run's own operator, drawing from a stream of its own);
+    otherwise ``self.precision`` is "fp32". On a CPU each fp32 faceness model runs as one oneDNN graph
+    (``evoface.core.onednn.Graphed``), a bf16 one with packed oneDNN convolutions (``evoface.core.packed_convs``), and
+    the prior's product as an exact int8 one where the CPU has AMX (``evoface.core.uint8_products``), else in fp32
+    (``evoface.core.onednn.matmul``).
     """
 
     def __init__(self, model: FacenessNet | list[FacenessNet], device: torch.device, genome_size: int | None = None,
                  tv_weight: float = 0.0, blur_sigma: float = 0.0, batch_size: int | None = None,
                  ensemble_rule: str = "min", precision: str = "auto", prior: nn.Module | None = None,
                  prior_weight: float = 0.0, target: nn.Module | None = None, target_weight: float = 0.0,
-                 faceness_cap: float | None = None):
+                 faceness_cap: float | None = None, probe_mutation=None):
         models = model if isinstance(model, list) else [model]
         self.size = models[0].config.size
         if any(m.config.size != self.size for m in models):
@@ -108,11 +121,9 @@ class BatchScorer:
         self.target_weight = target_weight
         self.faceness_cap = faceness_cap
         self.plain = genome_size in (None, self.size) and not tv_weight and not blur_sigma
-        if precision == "auto" and self.precision != "fp32" and not keeps_ranking(self, self.ranking_probe()):
+        if (precision == "auto" and self.precision != "fp32"
+                and not keeps_ranking(self, ranking_probe(self.genome_length, mutate=probe_mutation))):
             self.precision = "fp32"
-
-    def ranking_probe(self) -> np.ndarray:
-        return ranking_probe(self.genome_length)
 
     @property
     def genome_length(self) -> int:
@@ -128,28 +139,40 @@ class BatchScorer:
             scores = scores.amin(dim=0) if self.ensemble_rule == "min" else scores.mean(dim=0)
         return scores if self.faceness_cap is None else scores.clamp(max=self.faceness_cap)
 
-    def _score(self, genes: torch.Tensor) -> torch.Tensor:
-        if self.plain:  # the fast path: the models scale uint8 themselves; HWC genes are a channels-last image
-            size = self.size
-            images = genes.view(-1, size, size, 3).permute(0, 3, 1, 2)
-            scores = self.faceness(images)
-        else:
-            images = genes_to_tensor(genes, self.size)
-            seen = gaussian_blur(images, self.blur_sigma) if self.blur_sigma else images
-            scores = self.faceness(seen)
-            if self.tv_weight:
-                scores = scores - self.tv_weight * total_variation(images)
-        if self.prior is not None:
-            scores = scores - self.prior_weight * self.prior(images)
-        if self.target is not None:
-            scores = scores - self.target_weight * self.target(images)
+    def _images(self, genes: torch.Tensor) -> torch.Tensor:
+        """(n, 3, S, S) images of (n, G*G*3) genes: on the fast path a channels-last view of the uint8 genes (the
+        models scale uint8 themselves), else the genome rendered at the model's size."""
+        if self.plain:
+            return genes.view(-1, self.size, self.size, 3).permute(0, 3, 1, 2)
+        return genes_to_tensor(genes, self.size)
+
+    def _faceness_terms(self, genes: torch.Tensor) -> torch.Tensor:
+        """The faceness, less the total variation where it is weighted, of one chunk of genes."""
+        images = self._images(genes)
+        seen = gaussian_blur(images, self.blur_sigma) if self.blur_sigma else images
+        scores = self.faceness(seen)
+        if self.tv_weight:
+            scores = scores - self.tv_weight * total_variation(images)
         return scores
+
+    def _distance_terms(self, genes: torch.Tensor) -> torch.Tensor | float:
+        """The weighted prior and target distances of all the genes at once (one product each: no activations to
+        keep in cache, and a larger product runs faster)."""
+        if self.prior is None and self.target is None:
+            return 0.0
+        images = self._images(genes)
+        terms = 0.0
+        if self.prior is not None:
+            terms = terms + self.prior_weight * self.prior(images)
+        if self.target is not None:
+            terms = terms + self.target_weight * self.target(images)
+        return terms
 
     @torch.inference_mode()
     def __call__(self, genes: np.ndarray) -> np.ndarray:
-        genes_t = torch.from_numpy(genes)
-        step = self.batch_size or chunk_size(len(genes), self.device, self.size)
+        genes_t = torch.from_numpy(genes).to(self.device, non_blocking=True)
+        step = self.batch_size or chunk_size(len(genes), self.device, self.size, self.precision)
         with full_precision(self.precision == "fp32"):  # a no-op unless "auto" fell back from a fast path
-            scores = [self._score(genes_t[i:i + step].to(self.device, non_blocking=True)).double().cpu()
-                      for i in range(0, len(genes_t), step)]
-        return torch.cat(scores).numpy()
+            scores = torch.cat([self._faceness_terms(genes_t[i:i + step]) for i in range(0, len(genes_t), step)])
+            scores = scores - self._distance_terms(genes_t)
+        return scores.double().cpu().numpy()

@@ -1,12 +1,15 @@
 """Run any inference ``nn.Module`` at a chosen numeric precision: fp32, fp32 compiled by ``torch.compile`` (the same
-numbers, fused kernels), or bf16 through ``torch.autocast`` (oneDNN's AVX-512 BF16 or AMX kernels on a CPU), with the
-module's output heads kept in fp32.
+numbers, fused kernels), or bf16 through ``torch.autocast`` (oneDNN's AVX-512 BF16 or AMX kernels on a CPU, each
+convolution with its activation as one kernel with packed weights: ``evoface.core.packed_convs``), with the module's
+output heads kept in fp32.
 
 ``at_precision(module, device, precision)`` is generic: the faceness net, a VAE whose reconstruction error is a
 prior, or a decoder in front of the scorer all go through the same call. ``resolve_precision`` turns "auto" into
 bf16 only where the CPU has AMX's bf16 tiles; elsewhere fp32: with AVX-512 BF16 alone the evolve loop ran no faster
 in bf16 than with the fp32 forward as a oneDNN graph (``evoface.core.onednn.Graphed``, README), and a GPU was never
-measured. Inside ``with full_precision():`` every such module runs its wrapped fp32 module (for the scorer's models,
+measured. With AMX (an Intel Xeon) bf16 ran the default loop 1.1x faster, but reordered the ranking probe
+(``evoface.scoring.ranking_probe``: rank correlation 0.998 against the bar of 0.999), so "auto" kept fp32 there too.
+Inside ``with full_precision():`` every such module runs its wrapped fp32 module (for the scorer's models,
 their fp32 oneDNN graph), and ``keeps_ranking`` compares a scoring function both ways (the caller falls back to fp32
 when the fast path reorders its scores).
 """
@@ -15,41 +18,24 @@ from __future__ import annotations
 
 import copy
 from contextlib import contextmanager
-from functools import lru_cache
-from pathlib import Path
 
 import torch
 from torch import nn
 
+from evoface.core.cpu import cpu_has_bf16_tiles
 from evoface.core.errors import InputError
+from evoface.core.packed_convs import pack_convolutions
 from evoface.core.wrapping import wrapped_getattr
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp32-compiled")
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp32-compiled": None}
-AUTO_BF16_CPU_FLAGS = ("amx_bf16",)  # where "auto" tries bf16 (unmeasured: no AMX machine here)
 # Linear layers with at most this many outputs are output heads: they run in fp32, since a bf16 output keeps only 8
-# significant bits, too few to rank images whose scores differ in the fourth decimal (late in a GA run).
-HEAD_FEATURES = 8
+# significant bits, too few to rank images whose scores differ in the fourth decimal (late in a GA run). 64 takes in
+# the faceness net's whole head: with its 2048 -> 64 layer in bf16 too, the ranking probe's rank correlation with fp32
+# was 0.983, with the head in fp32 0.998 (the convolutions' share); the layer costs 5 MFLOP for 40 images.
+HEAD_FEATURES = 64
 RANK_CORRELATION = 0.999  # the least Spearman correlation between fast and fp32 scores for the fast path to be kept
 _full_precision_depth = 0  # > 0 inside ``full_precision()``
-
-
-@lru_cache(maxsize=1)
-def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return frozenset()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return frozenset(line.split(":", 1)[1].split())
-    return frozenset()
-
-
-def cpu_has_bf16_tiles() -> bool:
-    """True when this CPU has AMX's bf16 tile units and torch's oneDNN will use them."""
-    return bool(cpu_flags() & set(AUTO_BF16_CPU_FLAGS)) and torch.backends.mkldnn.is_available()
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -129,7 +115,10 @@ def at_precision(module: nn.Module, device: torch.device, precision: str) -> nn.
     dtype = DTYPES[resolved]
     if dtype is None:
         return module
-    return AtPrecision(keep_heads_in_fp32(copy.deepcopy(module)), dtype, device.type).train(module.training)
+    fast = keep_heads_in_fp32(copy.deepcopy(module))
+    if device.type == "cpu":
+        pack_convolutions(fast)
+    return AtPrecision(fast, dtype, device.type).train(module.training)
 
 
 @contextmanager

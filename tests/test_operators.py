@@ -256,6 +256,7 @@ def test_cpu_scoring_splits_a_generation_into_even_chunks_of_bounded_pixels():
     assert chunk_size(80, cpu, 64) > chunk_size(80, cpu, 100) > chunk_size(80, cpu, 128)  # larger images, fewer
     assert chunk_size(10, cpu, 10_000) == 1 and chunk_size(0, cpu, 64) == 1 and chunk_size(9, cpu, 64) == 9
     assert chunk_size(80, torch.device("cuda"), 64) > 100
+    assert chunk_size(80, cpu, 64, "bf16") == 80 and chunk_size(80, cpu, 64, "fp32") == 40  # bf16: half the bytes
     for n, size in [(80, 32), (80, 64), (180, 100), (7, 128)]:
         per = chunk_size(n, cpu, size)
         assert per * size * size <= CPU_CHUNK_PIXELS or per == 1

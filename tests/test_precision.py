@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from evoface.core.errors import InputError
+from evoface.evolve import EvolveConfig, EvolveRun
 from evoface.scoring import BatchScorer, ranking_probe
 from fitness_data.folder import load_folder
 from neural import precision
@@ -85,6 +86,17 @@ def test_auto_falls_back_to_fp32_where_bf16_reorders_a_population(shipped, monke
     assert rank_correlation(bf16(probe), plain(probe)) < 0.999
     assert auto.precision == "fp32"
     np.testing.assert_array_equal(auto(probe), plain(probe))
+
+
+def test_auto_tries_bf16_on_children_of_the_runs_own_mutation(tmp_path, monkeypatch):
+    monkeypatch.setattr(precision, "cpu_has_bf16_tiles", lambda: True)
+    default = EvolveRun(EvolveConfig(out=str(tmp_path / "default"), generations=1), resume=False)
+    reset = EvolveRun(EvolveConfig(out=str(tmp_path / "reset"), generations=1, prior="none", mutation="reset"),
+                      resume=False)
+    # face-space moves spread the children's scores as far as in a real run: bf16 ranks them as fp32 does (0.99995
+    # here); children one 0.1% reset apart it reorders (0.9986-0.9990), so the original method's mutation keeps fp32
+    assert default.scorer.precision == "bf16"
+    assert reset.scorer.precision == "fp32"
 
 
 def test_auto_is_fp32_without_bf16_tiles(shipped, monkeypatch):

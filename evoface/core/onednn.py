@@ -4,7 +4,8 @@ torch sends an fp32 matrix product on a CPU to MKL's sgemm. On the AMD CPUs of t
 slower code path: a 2048^2 product ran 2x faster through oneDNN's inner-product primitive
 (``torch.ops.mkldnn._linear_pointwise``, the kernel ``torch.compile`` emits for a CPU linear layer;
 ``bench/ga_speed.py`` prints both), and so did the realism prior's (80, 12288) x (12288, 64) product in a one-off
-check. ``Graphed`` runs a small convolutional net as one oneDNN graph. Both compute the same fp32 sums in another
+check. On an Intel Xeon MKL was the faster of the two at every size measured, so ``matmul`` takes oneDNN's kernel
+only off Intel's CPUs. ``Graphed`` runs a small convolutional net as one oneDNN graph. Both compute the same fp32 sums in another
 order, so results match the references to fp32 rounding (tested). Off a CPU, without oneDNN, under autocast or
 autograd, or for another dtype, every function here is its reference; inside ``with plain():`` too (the benches'
 before and after).
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from evoface.core.cpu import cpu_is_intel
 from evoface.core.wrapping import wrapped_getattr
 
 _plain_depth = 0  # > 0 inside ``plain()``
@@ -37,18 +39,19 @@ def plain() -> Iterator[None]:
         _plain_depth -= 1
 
 
-def usable(x: torch.Tensor, dtypes: tuple[torch.dtype, ...] = (torch.float32,)) -> bool:
-    """True when oneDNN's fp32 kernels can take ``x``: a CPU tensor of one of ``dtypes``, oneDNN built in, no
-    autocast around, not inside ``plain()``."""
+def usable(x: torch.Tensor, dtypes: tuple[torch.dtype, ...] = (torch.float32,), autocast: bool = False) -> bool:
+    """True when oneDNN's kernels can take ``x``: a CPU tensor of one of ``dtypes``, oneDNN built in, not inside
+    ``plain()``, and no autocast around unless ``autocast`` (the fp32 kernels would bypass it)."""
     return (not _plain_depth and x.device.type == "cpu" and x.dtype in dtypes and torch.backends.mkldnn.is_available()
-            and not torch.is_autocast_enabled("cpu"))
+            and (autocast or not torch.is_autocast_enabled("cpu")))
 
 
 def matmul(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """``x @ weight`` for a 2-D ``x`` (n, d) and ``weight`` (d, k), through oneDNN when ``usable`` and no gradient is
-    wanted (oneDNN's kernel has no backward)."""
+    """``x @ weight`` for a 2-D ``x`` (n, d) and ``weight`` (d, k), through oneDNN when ``usable``, no gradient is
+    wanted (oneDNN's kernel has no backward) and the CPU is not Intel's: on an Intel Xeon MKL's own product was the
+    faster one (``bench/ga_speed.py --products``)."""
     wants_gradient = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
-    if usable(x) and weight.dtype == torch.float32 and not wants_gradient:
+    if usable(x) and weight.dtype == torch.float32 and not wants_gradient and not cpu_is_intel():
         return torch.ops.mkldnn._linear_pointwise(x, weight.T, None, "none", [], "")
     return x @ weight
 

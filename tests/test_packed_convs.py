@@ -1,0 +1,85 @@
+"""bf16 convolutions with packed weights (evoface.core.packed_convs) against autocast's convolutions and their fp32
+reference, alone and as the scorer's bf16 path."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import pytest
+import torch
+from torch import nn
+
+from evoface.core import onednn
+from evoface.core.packed_convs import PackedConv2d, pack_convolutions
+
+needs_onednn = pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="torch was built without oneDNN")
+
+
+def conv_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
+                         nn.Sequential(nn.Conv2d(8, 16, 3, padding=1, bias=False), nn.ReLU()),
+                         nn.Conv2d(16, 16, 1), nn.Conv2d(16, 4, 3, padding="same"), nn.Flatten()).eval()
+
+
+def inputs(n: int = 4) -> torch.Tensor:
+    return torch.rand(n, 3, 16, 16, generator=torch.Generator().manual_seed(1)).contiguous(
+        memory_format=torch.channels_last)
+
+
+def test_packing_replaces_each_convolution_and_its_activation():
+    packed = pack_convolutions(conv_net())
+    kinds = [type(layer) for layer in packed]
+    assert kinds == [PackedConv2d, nn.Sequential, PackedConv2d, nn.Conv2d, nn.Flatten]  # "same" padding: as it was
+    assert [layer.post_op for layer in packed.modules() if isinstance(layer, PackedConv2d)] == [
+        "leaky_relu", "relu", "none"]
+    assert packed[0].post_op_scalars == [0.2]
+
+
+def test_outside_autocast_a_packed_net_is_its_reference_exactly():
+    net = conv_net()
+    packed = pack_convolutions(copy.deepcopy(net))
+    with torch.inference_mode():
+        assert torch.equal(packed(inputs()), net(inputs()))
+
+
+@needs_onednn
+def test_under_autocast_packed_convolutions_compute_what_autocast_does():
+    net = conv_net()
+    packed = pack_convolutions(copy.deepcopy(net))
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        fast, autocast = packed(inputs()), net(inputs())
+        assert fast.dtype == torch.bfloat16 and packed[0].runs_packed(inputs())
+        assert len(packed[0]._packed) == 1
+        packed(inputs(2))  # another batch size: weights packed for it
+        assert len(packed[0]._packed) == 2
+        with onednn.plain():
+            assert not packed[0].runs_packed(inputs())
+    assert torch.allclose(fast.float(), autocast.float(), atol=0.02, rtol=0.02)
+    with torch.inference_mode():
+        assert (fast.float() - net(inputs())).abs().max() < 0.05  # bf16 against fp32
+
+
+@needs_onednn
+def test_packed_weights_are_dropped_when_copied_moved_or_loaded():
+    packed = pack_convolutions(conv_net())
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        expected = packed(inputs())
+    for copied in (copy.deepcopy(packed), pickle.loads(pickle.dumps(packed))):
+        assert not copied[0]._packed
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            assert torch.equal(copied(inputs()), expected)
+    packed.float()
+    assert not packed[0]._packed
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        packed(inputs())
+    packed.load_state_dict(packed.state_dict())
+    assert not packed[0]._packed
+
+
+def test_with_gradients_a_packed_convolution_trains_as_its_layers():
+    packed = pack_convolutions(conv_net())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        packed(inputs()).float().sum().backward()
+    assert packed[0].conv.weight.grad is not None
