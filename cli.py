@@ -136,8 +136,9 @@ def train_fitness_command(resume_dir, refine, **_):
     ("niche_capacity", {"help": "Latent niching: individuals per niche that keep their rank."}),
     ("device", DEVICE_HELP),
     ("precision", {"help": "Fitness models' precision. fp32: on a CPU the faceness net as one oneDNN graph; bf16: "
-                           "autocast, output heads in fp32; fp32-compiled: torch.compile (slow to start); auto: bf16 "
-                           "where the CPU has AMX bf16 tiles and it keeps the ranking, else fp32."}),
+                           "autocast, packed oneDNN convolutions, the head in fp32; fp32-compiled: torch.compile "
+                           "(slow to start); auto: bf16 where the CPU has AMX bf16 tiles and it ranks children of "
+                           "this run's mutation as fp32 does, else fp32."}),
     ("seed", SEED_HELP),
     ("engine", {"help": "fast: the one-buffer numba engine; reference: the plain DEAP loop it is tested against "
                         "(slower, see README)."}),
@@ -156,8 +157,9 @@ def evolve_command(resume_dir, **_):
 
     config, resume = command_config(EvolveConfig, resume_dir)
     summary = evolve(config, resume=resume)
+    note = f"; {summary['precision_note']}" if summary.get("precision_note") else ""
     click.echo(f"{summary['reason']} at generation {summary['generation']}: best faceness "
-               f"{summary['best_fitness']:.4f}; grid {summary['grid']}, timelapse {summary['gif']}")
+               f"{summary['best_fitness']:.4f}; grid {summary['grid']}, timelapse {summary['gif']}{note}")
 
 
 def generative_options(target: str, *own: str | tuple):

@@ -146,10 +146,12 @@ def time_mutation(length: int, indpb: float, repeats: int) -> tuple[float, float
 
 ORIGINAL = {"prior": "none", "mutation": "reset"}  # the method's own fitness (faceness) and per-gene mutation
 # evoface's loops timed against the original study's: the default (at 64 px, the shipped faceness model, realism
-# prior and face-space mutation), the same with the fast kernels off (``evoface.core.onednn.plain()``: plain torch
-# and MKL, no oneDNN graph, int8 product or packed bf16 convolutions), the previous default (faceness and per-gene resets only), and --precision bf16;
+# prior and face-space mutation), the same at --precision fp32 (the default is fp32 or bf16, by CPU), with the fast
+# kernels off (``evoface.core.onednn.plain()``: plain torch and MKL, no oneDNN graph, int8 product or packed bf16
+# convolutions), and at --precision bf16, and the previous default (faceness and per-gene resets only);
 # at 100 px (no shipped prior) the previous default and bf16. fp32-compiled was measured no faster (README).
-SIDE_BY_SIDE = {64: {"default": {}, "default, fast kernels off": {"onednn": False},
+SIDE_BY_SIDE = {64: {"default": {}, "default --precision fp32": {"precision": "fp32"},
+                     "default, fast kernels off": {"onednn": False},
                      "--prior none --mutation reset": ORIGINAL, "default --precision bf16": {"precision": "bf16"}},
                 100: {"--prior none --mutation reset": ORIGINAL, "--prior none --mutation reset --precision bf16":
                       {**ORIGINAL, "precision": "bf16"}}}
@@ -433,7 +435,8 @@ def print_products(repeats: int, calls: int = 200) -> None:
             rates = take_turns({name: lambda k=kernel: rate_of(k, calls, "cpu") for name, kernel in kernels.items()},
                                repeats)
         for name, values in rates.items():
-            print(f"{rows:>4} rows, {name}: {median_range(1000 / np.array(values))} ms")
+            ms = 1000 / np.array(values)
+            print(f"{rows:>4} rows, {name}: {np.median(ms):.3f} ({ms.min():.3f}-{ms.max():.3f}) ms")
 
 
 def _memcpy_intrinsic():

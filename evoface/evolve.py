@@ -41,7 +41,7 @@ from evoface.ga.toolbox import SELECTIONS, as_individuals, build_toolbox
 from neural.devices import resolve_device
 from neural.face_space import load_face_space
 from neural.faceness_store import load_faceness
-from neural.precision import PRECISIONS
+from neural.precision import PRECISIONS, resolve_precision
 from neural.target_likeness import TARGET_SPACES, target_likeness
 
 KIND = "evolve"
@@ -259,6 +259,11 @@ class EvolveRun:
                                   target_weight=config.target_weight,
                                   faceness_cap=config.faceness_cap if config.faceness_cap < 1 else None,
                                   probe_mutation=probe_mutation)
+        self.precision_note = None  # what "auto" chose where it had a choice: on the progress bar and in the summary
+        if config.precision == "auto" and resolve_precision("auto", self.scorer.device) != "fp32":
+            ranks = "ranks" if self.scorer.precision != "fp32" else "did not rank"
+            self.precision_note = (f"precision auto: {self.scorer.precision} (bf16 {ranks} children of this run's "
+                                   f"mutation as fp32 does)")
         if config.genome == "latent" and config.decoder is None:
             config.decoder = config.decoder_source  # stored, so that a resumed run keeps its decoder
         self.latent = (LatentGenome(config.decoder_source, self.size, self.scorer.device)
@@ -424,7 +429,8 @@ class EvolveRun:
         rows: list[dict[str, Any]] = []
         if evolution.generation == 0:
             self._snapshot()
-        bar = tqdm(total=config.generations, initial=evolution.generation, desc="evolve", unit="gen", disable=None)
+        bar = tqdm(total=config.generations, initial=evolution.generation, desc=f"evolve ({self.scorer.precision})",
+                   unit="gen", disable=None)
         reason = None
         with StopRequest() as stop, large_blocks_on_heap(self.keep_blocks_on_heap):
             while True:
@@ -459,7 +465,7 @@ class EvolveRun:
         gif = write_timelapse(sorted(self.run.samples.glob("best_*.png")), self.run.path / "timelapse.gif")
         best = evolution.hall_of_fame[0].fitness.values[0]
         return {"generation": evolution.generation, "best_fitness": best, "grid": str(grid), "gif": str(gif),
-                "run": str(self.run.path)}
+                "run": str(self.run.path), "precision": self.scorer.precision, "precision_note": self.precision_note}
 
 
 def evolve(config: EvolveConfig, resume: bool = False, toolbox: base.Toolbox | None = None) -> dict[str, Any]:

@@ -79,9 +79,9 @@ def test_the_graph_runs_and_scores_as_the_module(graphed):
         for _ in range(3):  # TorchScript optimises a graph on its first calls
             fast = graphed(images)
         assert torch.allclose(fast, reference, atol=1e-6)
-        assert list(graphed._graphs.values())[0] is not None  # a graph, not the module's fallback
+        assert list(graphed.kernels.values())[0] is not None  # a graph, not the module's fallback
         assert torch.allclose(graphed(images[:7]), reference[:7], atol=1e-6)  # another signature, another graph
-    assert len(graphed._graphs) == 2 and not graphed.training
+    assert len(graphed.kernels) == 2 and not graphed.training
 
 
 def test_the_module_runs_where_the_graph_cannot(graphed):
@@ -93,7 +93,7 @@ def test_the_module_runs_where_the_graph_cannot(graphed):
         with torch.autocast("cpu", dtype=torch.bfloat16):
             graphed(images)
     assert torch.equal(graphed(images), graphed.module(images))  # autograd on
-    assert not graphed._graphs
+    assert not graphed.kernels
 
 
 def test_a_failed_trace_warns_once_and_leaves_the_module(monkeypatch):
@@ -111,14 +111,14 @@ def test_a_failed_trace_warns_once_and_leaves_the_module(monkeypatch):
         assert torch.equal(graphed(x), x.sum(1))
     with torch.inference_mode():
         assert torch.equal(graphed(x), x.sum(1))  # no second trace: a second warning would fail -W error runs
-    assert list(graphed._graphs.values()) == [None]
+    assert list(graphed.kernels.values()) == [None]
 
 
 def test_a_copy_traces_its_own_graphs(graphed):
     with torch.inference_mode():
         graphed(images_of(4, 32))
     copied = copy.deepcopy(graphed)
-    assert isinstance(copied, onednn.Graphed) and not copied._graphs and copied.config.size == 32
+    assert isinstance(copied, onednn.Graphed) and not copied.kernels and copied.config.size == 32
 
 
 @needs_onednn
@@ -156,10 +156,10 @@ def test_a_graph_that_fails_to_run_warns_and_leaves_the_module(graphed):
 
     with torch.inference_mode():
         key = (images.dtype, tuple(images.shape), images.stride())
-        graphed._graphs[key] = failing_graph
+        graphed.kernels[key] = failing_graph
         with pytest.warns(RuntimeWarning, match="partition compile failed"):
             assert torch.equal(graphed(images), graphed.module(images))
-        assert graphed._graphs[key] is None
+        assert graphed.kernels[key] is None
 
 
 def test_matmul_keeps_gradients():
@@ -173,20 +173,20 @@ def test_moving_or_loading_the_module_drops_its_graphs(graphed):
     images = images_of(4, 32)
     with torch.inference_mode():
         graphed(images)
-    assert graphed._graphs
+    assert graphed.kernels
     graphed.to(torch.float32)
-    assert not graphed._graphs
+    assert not graphed.kernels
     with torch.inference_mode():
         graphed(images)
     state = {name: torch.zeros_like(value) for name, value in graphed.state_dict().items()}
     graphed.load_state_dict(state)
-    assert not graphed._graphs
+    assert not graphed.kernels
     with torch.inference_mode():
         assert torch.equal(graphed(images), graphed.module(images))  # the new weights, not the old graph's
     graphed.train()
     with torch.inference_mode():
         graphed(images_of(5, 32))
-    assert len(graphed._graphs) == 1  # training mode runs the module
+    assert len(graphed.kernels) == 1  # training mode runs the module
 
 
 def test_a_pickled_copy_traces_its_own_graphs(graphed):
@@ -195,7 +195,7 @@ def test_a_pickled_copy_traces_its_own_graphs(graphed):
     with torch.inference_mode():
         graphed(images_of(4, 32))
     copied = pickle.loads(pickle.dumps(graphed))
-    assert not copied._graphs
+    assert not copied.kernels
     with torch.inference_mode():
         assert torch.allclose(copied(images_of(4, 32)), graphed(images_of(4, 32)))
 

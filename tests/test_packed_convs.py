@@ -51,9 +51,9 @@ def test_under_autocast_packed_convolutions_compute_what_autocast_does():
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
         fast, autocast = packed(inputs()), net(inputs())
         assert fast.dtype == torch.bfloat16 and packed[0].runs_packed(inputs())
-        assert len(packed[0]._packed) == 1
+        assert len(packed[0].kernels) == 1
         packed(inputs(2))  # another batch size: weights packed for it
-        assert len(packed[0]._packed) == 2
+        assert len(packed[0].kernels) == 2
         with onednn.plain():
             assert not packed[0].runs_packed(inputs())
     assert torch.allclose(fast.float(), autocast.float(), atol=0.02, rtol=0.02)
@@ -67,15 +67,15 @@ def test_packed_weights_are_dropped_when_copied_moved_or_loaded():
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
         expected = packed(inputs())
     for copied in (copy.deepcopy(packed), pickle.loads(pickle.dumps(packed))):
-        assert not copied[0]._packed
+        assert not copied[0].kernels
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
             assert torch.equal(copied(inputs()), expected)
     packed.float()
-    assert not packed[0]._packed
+    assert not packed[0].kernels
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
         packed(inputs())
     packed.load_state_dict(packed.state_dict())
-    assert not packed[0]._packed
+    assert not packed[0].kernels
 
 
 def test_with_gradients_a_packed_convolution_trains_as_its_layers():

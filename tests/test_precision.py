@@ -97,6 +97,9 @@ def test_auto_tries_bf16_on_children_of_the_runs_own_mutation(tmp_path, monkeypa
     # here); children one 0.1% reset apart it reorders (0.9986-0.9990), so the original method's mutation keeps fp32
     assert default.scorer.precision == "bf16"
     assert reset.scorer.precision == "fp32"
+    # evolve says what it chose once the run starts
+    assert default.precision_note.startswith("precision auto: bf16 (bf16 ranks")
+    assert reset.precision_note.startswith("precision auto: fp32 (bf16 did not rank")
 
 
 def test_auto_is_fp32_without_bf16_tiles(shipped, monkeypatch):

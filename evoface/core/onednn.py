@@ -14,7 +14,6 @@ before and after).
 from __future__ import annotations
 
 import copy
-import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ import torch
 from torch import nn
 
 from evoface.core.cpu import cpu_is_intel
-from evoface.core.wrapping import wrapped_getattr
+from evoface.core.wrapping import DerivedKernels, wrapped_getattr
 
 _plain_depth = 0  # > 0 inside ``plain()``
 
@@ -61,7 +60,7 @@ def matmul(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 WARM_CALLS = getattr(torch._C, "_jit_get_num_profiled_runs", lambda: 1)() + 1
 
 
-class Graphed(nn.Module):
+class Graphed(DerivedKernels):
     """Runs an inference module as a TorchScript graph, traced and frozen, that oneDNN's graph compiler fuses (each
     convolution with its bias and activation, blocked layouts kept between layers): the same fp32 arithmetic with no
     Python or dispatch between the layers. One graph per input signature (dtype, shape, strides), traced on its first
@@ -76,8 +75,6 @@ class Graphed(nn.Module):
     def __init__(self, module: nn.Module):
         super().__init__()
         self.module = module
-        self._graphs: dict[tuple, torch.jit.ScriptModule | None] = {}
-        self._lock = threading.Lock()
         self.train(module.training)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -85,16 +82,16 @@ class Graphed(nn.Module):
                 or not usable(x, (torch.float32, torch.uint8))):
             return self.module(x)  # (``torch.compile`` of the scorer, ``--precision fp32-compiled``, compiles this)
         key = (x.dtype, tuple(x.shape), x.stride())
-        if key not in self._graphs:
-            with self._lock:
-                if key not in self._graphs:
-                    self._graphs[key] = self._trace(x)
-        graph = self._graphs[key]
+        if key not in self.kernels:
+            with self.kernels_lock:
+                if key not in self.kernels:
+                    self.kernels[key] = self._trace(x)
+        graph = self.kernels[key]
         if graph is not None:
             try:
                 return graph(x)
             except RuntimeError as error:  # oneDNN compiles its partitions on the first calls
-                self._graphs[key] = self._failed(error)
+                self.kernels[key] = self._failed(error)
         return self.module(x)
 
     def _trace(self, example: torch.Tensor) -> torch.jit.ScriptModule | None:
@@ -117,25 +114,8 @@ class Graphed(nn.Module):
     def __getattr__(self, name):
         return wrapped_getattr(self, name)
 
-    def _apply(self, fn, recurse=True):
-        self._graphs = {}  # traced for the module as it was
-        return super()._apply(fn, recurse)
-
-    def _load_from_state_dict(self, *args, **kwargs):
-        self._graphs = {}
-        return super()._load_from_state_dict(*args, **kwargs)
-
     def __deepcopy__(self, memo):
         """A copy of the module, its graphs traced anew (a copied module may be changed, as ``at_precision`` does)."""
         copied = memo[id(self)] = Graphed(copy.deepcopy(self.module, memo)).train(self.training)
         return copied
 
-    def __getstate__(self):
-        """Pickled without its graphs and lock: the copy traces its own."""
-        state = self.__dict__.copy()
-        state.update(_graphs={}, _lock=None)
-        return state
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        self._lock = threading.Lock()

@@ -13,13 +13,13 @@ convolution and activation it replaced, exactly: its plain reference.
 
 from __future__ import annotations
 
-import threading
 from functools import lru_cache
 
 import torch
 from torch import nn
 
 from evoface.core import onednn
+from evoface.core.wrapping import DerivedKernels
 
 # activations oneDNN fuses into a convolution: (post-op name, its scalars)
 POST_OPS = {nn.ReLU: lambda layer: ("relu", []), nn.LeakyReLU: lambda layer: ("leaky_relu", [layer.negative_slope])}
@@ -37,7 +37,7 @@ def packable(conv: nn.Module) -> bool:
     return (type(conv) is nn.Conv2d and conv.padding_mode == "zeros" and not isinstance(conv.padding, str))
 
 
-class PackedConv2d(nn.Module):
+class PackedConv2d(DerivedKernels):
     """A ``Conv2d`` and the activation after it (or none): under CPU autocast to bf16, one oneDNN convolution with the
     activation fused and the weights packed per input shape; otherwise the two layers as they are."""
 
@@ -48,8 +48,6 @@ class PackedConv2d(nn.Module):
         self.conv, self.activation = conv, activation
         self.post_op, self.post_op_scalars = POST_OPS[type(activation)](activation) if activation else ("none", [])
         self._geometry = (list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups)
-        self._packed: dict[tuple, tuple[torch.Tensor, torch.Tensor | None]] = {}
-        self._lock = threading.Lock()
         self.train(conv.training)
 
     def reference(self, x: torch.Tensor) -> torch.Tensor:
@@ -74,33 +72,15 @@ class PackedConv2d(nn.Module):
     def _weights(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The weights in ``x``'s dtype and oneDNN's layout for ``x``'s shape, and the bias in that dtype."""
         key = (x.dtype, tuple(x.shape))
-        if key not in self._packed:
-            with self._lock:
-                if key not in self._packed:
+        if key not in self.kernels:
+            with self.kernels_lock:
+                if key not in self.kernels:
                     conv = self.conv
                     weight = torch.ops.mkldnn._reorder_convolution_weight(conv.weight.detach().to(x.dtype),
                                                                           *self._geometry, list(x.shape))
                     bias = conv.bias.detach().to(x.dtype) if conv.bias is not None else None
-                    self._packed[key] = weight, bias
-        return self._packed[key]
-
-    def _apply(self, fn, recurse=True):
-        self._packed = {}  # packed from the weights as they were
-        return super()._apply(fn, recurse)
-
-    def _load_from_state_dict(self, *args, **kwargs):
-        self._packed = {}
-        return super()._load_from_state_dict(*args, **kwargs)
-
-    def __getstate__(self):
-        """Copied and pickled without its packed weights (oneDNN tensors have no storage to copy) and lock."""
-        state = self.__dict__.copy()
-        state.update(_packed={}, _lock=None)
-        return state
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        self._lock = threading.Lock()
+                    self.kernels[key] = weight, bias
+        return self.kernels[key]
 
 
 def pack_convolutions(module: nn.Module) -> nn.Module:

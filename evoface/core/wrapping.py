@@ -1,6 +1,8 @@
-"""What a module that wraps another (``self.module``) needs to stand in for it."""
+"""What a module that wraps another (``self.module``) needs to stand in for it, and to keep kernels made from it."""
 
 from __future__ import annotations
+
+import threading
 
 from torch import nn
 
@@ -11,3 +13,31 @@ def wrapped_getattr(wrapper: nn.Module, name: str):
         return nn.Module.__getattr__(wrapper, name)
     except AttributeError:
         return getattr(nn.Module.__getattr__(wrapper, "module"), name)
+
+
+class DerivedKernels(nn.Module):
+    """Base of a module that keeps kernels made from its weights (graphs, packed weights) in a dict, ``self.kernels``,
+    guarded by ``self.kernels_lock``: both are made anew when the module is moved or converted (``_apply``: ``.to``,
+    ``.float``) or a state dict is loaded, and left out of pickles and copies."""
+
+    def __init__(self):
+        super().__init__()
+        self.kernels: dict = {}
+        self.kernels_lock = threading.Lock()
+
+    def _apply(self, fn, recurse=True):
+        self.kernels = {}  # made from the weights as they were
+        return super()._apply(fn, recurse)
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        self.kernels = {}
+        return super()._load_from_state_dict(*args, **kwargs)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.update(kernels={}, kernels_lock=None)  # oneDNN's tensors have no storage to copy; a lock cannot be
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self.kernels_lock = threading.Lock()
