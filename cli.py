@@ -138,7 +138,8 @@ def train_fitness_command(resume_dir, refine, **_):
     ("precision", {"help": "Fitness models' precision. fp32: on a CPU the faceness net as one oneDNN graph; bf16: "
                            "autocast, packed oneDNN convolutions, the head in fp32; fp32-compiled: torch.compile "
                            "(slow to start); auto: bf16 where the CPU has AMX bf16 tiles and it ranks children of "
-                           "this run's mutation as fp32 does, else fp32."}),
+                           "this run's mutation (latent runs: copies of a genome with 0.1% resets) as fp32 does, "
+                           "else fp32."}),
     ("seed", SEED_HELP),
     ("engine", {"help": "fast: the one-buffer numba engine; reference: the plain DEAP loop it is tested against "
                         "(slower, see README)."}),

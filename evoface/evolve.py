@@ -262,8 +262,8 @@ class EvolveRun:
         self.precision_note = None  # what "auto" chose where it had a choice: on the progress bar and in the summary
         if config.precision == "auto" and resolve_precision("auto", self.scorer.device) != "fp32":
             ranks = "ranks" if self.scorer.precision != "fp32" else "did not rank"
-            self.precision_note = (f"precision auto: {self.scorer.precision} (bf16 {ranks} children of this run's "
-                                   f"mutation as fp32 does)")
+            probe = "children of this run's mutation" if probe_mutation else "copies of a genome with 0.1% resets"
+            self.precision_note = f"precision auto: {self.scorer.precision} (bf16 {ranks} {probe} as fp32 does)"
         if config.genome == "latent" and config.decoder is None:
             config.decoder = config.decoder_source  # stored, so that a resumed run keeps its decoder
         self.latent = (LatentGenome(config.decoder_source, self.size, self.scorer.device)

@@ -19,7 +19,9 @@ from torch import nn
 from evoface.core import onednn
 from evoface.core.checkpoints import load_checkpoint
 from evoface.core.errors import InputError
+from evoface.core import uint8_products
 from evoface.core.uint8_products import Uint8Product
+from evoface.core.wrapping import tensor_state
 
 KIND = "face-space"
 DEFAULT_PRIOR = Path(__file__).parent / "pretrained" / "facespace64.pt"
@@ -54,7 +56,7 @@ class FaceSpace(nn.Module):
         return images.permute(0, 2, 3, 1).reshape(len(images), -1).float()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if images.dtype == torch.uint8:
+        if uint8_products.runs_on(images):
             genes = images.permute(0, 2, 3, 1).reshape(len(images), -1)  # a view of HWC genes
             product, mean_coefficients, mean = self._fast_terms()
             if product.fast(genes):
@@ -77,7 +79,7 @@ class FaceSpace(nn.Module):
 
     def _fast_terms(self) -> tuple[Uint8Product, torch.Tensor, np.ndarray]:
         """The uint8 product, the mean's (k,) coordinates and the float64 mean, made again when a buffer changes."""
-        key = tuple((buffer.data_ptr(), buffer._version, buffer.device) for buffer in (self.mean, self.components))
+        key = tuple(tensor_state(buffer) for buffer in (self.mean, self.components))
         if getattr(self, "_fast_key", None) != key:
             self._fast = (Uint8Product(self.components), (self.mean.double() @ self.components.double()).float(),
                           self.mean.detach().double().cpu().numpy())

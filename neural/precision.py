@@ -7,8 +7,9 @@ output heads kept in fp32.
 prior, or a decoder in front of the scorer all go through the same call. ``resolve_precision`` turns "auto" into
 bf16 only where the CPU has AMX's bf16 tiles; elsewhere fp32: with AVX-512 BF16 alone the evolve loop ran no faster
 in bf16 than with the fp32 forward as a oneDNN graph (``evoface.core.onednn.Graphed``, README), and a GPU was never
-measured. With AMX (an Intel Xeon) bf16 ran the default loop 1.1x faster, but reordered the ranking probe
-(``evoface.scoring.ranking_probe``: rank correlation 0.998 against the bar of 0.999), so "auto" kept fp32 there too.
+measured. With AMX (an Intel Xeon) bf16, its convolutions packed, ran the default loop 1.19x faster than fp32;
+"auto" keeps it where the ranking probe (``evoface.scoring.ranking_probe``, children of the run's own mutation)
+ranks as in fp32: the default's face-space mutation passes (0.99995), 0.1% resets do not (0.9986-0.9990).
 Inside ``with full_precision():`` every such module runs its wrapped fp32 module (for the scorer's models,
 their fp32 oneDNN graph), and ``keeps_ranking`` compares a scoring function both ways (the caller falls back to fp32
 when the fast path reorders its scores).
@@ -32,7 +33,7 @@ DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp32-compiled": None}
 # Linear layers with at most this many outputs are output heads: they run in fp32, since a bf16 output keeps only 8
 # significant bits, too few to rank images whose scores differ in the fourth decimal (late in a GA run). 64 takes in
 # the faceness net's whole head: with its 2048 -> 64 layer in bf16 too, the ranking probe's rank correlation with fp32
-# was 0.983, with the head in fp32 0.998 (the convolutions' share); the layer costs 5 MFLOP for 40 images.
+# was 0.983, with the head in fp32 0.998 (the convolutions' share); the layer costs 10.5 MFLOP for 40 images.
 HEAD_FEATURES = 64
 RANK_CORRELATION = 0.999  # the least Spearman correlation between fast and fp32 scores for the fast path to be kept
 _full_precision_depth = 0  # > 0 inside ``full_precision()``

@@ -262,3 +262,21 @@ def test_cpu_scoring_splits_a_generation_into_even_chunks_of_bounded_pixels():
         assert per * size * size <= CPU_CHUNK_PIXELS or per == 1
         chunks = -(-n // per)
         assert n - (chunks - 1) * per >= per - chunks  # the last chunk is about as large as the others
+
+
+def test_the_prior_scored_in_blocks_scores_as_in_one(monkeypatch):
+    import torch
+
+    from evoface import scoring
+    from neural.face_space import FaceSpaceConfig, fit_face_space
+    from neural.faceness import FacenessConfig, FacenessNet
+
+    torch.manual_seed(0)
+    faces = torch.randint(0, 256, (40, 32, 32, 3), dtype=torch.uint8)
+    prior = fit_face_space(faces, FaceSpaceConfig(32, 8))
+    scorer = scoring.BatchScorer(FacenessNet(FacenessConfig(size=32)).eval(), torch.device("cpu"), precision="fp32",
+                                 prior=prior, prior_weight=2.0)
+    genes = faces[:10].reshape(10, -1).numpy()
+    whole = scorer(genes)
+    monkeypatch.setattr(scoring, "DISTANCE_ROWS", 3)  # a large population: blocks of bounded memory
+    np.testing.assert_allclose(scorer(genes), whole, rtol=0, atol=1e-6)

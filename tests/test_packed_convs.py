@@ -78,6 +78,22 @@ def test_packed_weights_are_dropped_when_copied_moved_or_loaded():
     assert not packed[0].kernels
 
 
+@needs_onednn
+def test_packed_weights_follow_an_in_place_change_of_the_weights():
+    net = conv_net()
+    packed = pack_convolutions(copy.deepcopy(net))
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        before = packed(inputs())
+    with torch.no_grad():  # as an optimiser step does
+        for model in (net, packed):
+            model[0].weight.mul_(-1) if isinstance(model[0], nn.Conv2d) else model[0].conv.weight.mul_(-1)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        after, autocast = packed(inputs()), net(inputs())
+    assert not torch.allclose(after.float(), before.float(), atol=0.02)
+    assert torch.allclose(after.float(), autocast.float(), atol=0.02, rtol=0.02)
+    assert len(packed[0].kernels) == 1  # the stale packing is dropped
+
+
 def test_with_gradients_a_packed_convolution_trains_as_its_layers():
     packed = pack_convolutions(conv_net())
     with torch.autocast("cpu", dtype=torch.bfloat16):

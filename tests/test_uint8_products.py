@@ -51,6 +51,11 @@ def test_the_int8_product_falls_back_to_its_reference(int8_tiles):
     assert not product.fast(floats) and torch.equal(product(floats), onednn.matmul(floats, weight))
 
 
+def test_the_int8_product_of_no_rows_is_empty(int8_tiles):
+    genes, weight = genes_and_weight(0, 32, 4)
+    assert Uint8Product(weight)(genes).shape == (0, 4)
+
+
 def test_the_int8_product_is_off_without_int8_tiles(monkeypatch):
     monkeypatch.setattr(uint8_products, "cpu_has_int8_tiles", lambda: False)
     genes, weight = genes_and_weight(3, 32, 4)
@@ -75,3 +80,11 @@ def test_the_prior_fast_path_matches_float64_and_its_reference(int8_tiles):
         assert torch.equal(model(images), plain)
     model.components.mul_(-1)  # changed in place: the product is made again
     assert torch.allclose(model(images), plain, rtol=1e-4, atol=1e-6)
+
+
+def test_the_prior_loaded_in_inference_mode_takes_the_fast_path(int8_tiles):
+    faces = synthetic_faces(60, 32, seed=3)
+    with torch.inference_mode():  # its buffers are inference tensors: no version counter to key a cache on
+        model = fit_face_space(torch.from_numpy(faces), FaceSpaceConfig(32, 8))
+        images = torch.from_numpy(faces[:5]).permute(0, 3, 1, 2)
+        assert torch.allclose(model(images), model.plain_forward(images), rtol=1e-4, atol=1e-6)

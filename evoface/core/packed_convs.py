@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from evoface.core import onednn
-from evoface.core.wrapping import DerivedKernels
+from evoface.core.wrapping import DerivedKernels, tensor_state
 
 # activations oneDNN fuses into a convolution: (post-op name, its scalars)
 POST_OPS = {nn.ReLU: lambda layer: ("relu", []), nn.LeakyReLU: lambda layer: ("leaky_relu", [layer.negative_slope])}
@@ -70,12 +70,14 @@ class PackedConv2d(DerivedKernels):
                                                        self.post_op_scalars, "")
 
     def _weights(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The weights in ``x``'s dtype and oneDNN's layout for ``x``'s shape, and the bias in that dtype."""
-        key = (x.dtype, tuple(x.shape))
+        """The weights in ``x``'s dtype and oneDNN's layout for ``x``'s shape, and the bias in that dtype: made again
+        after an in-place change of the weights (an optimiser step)."""
+        conv = self.conv
+        key = (x.dtype, tuple(x.shape), *(tensor_state(t) for t in (conv.weight, conv.bias) if t is not None))
         if key not in self.kernels:
             with self.kernels_lock:
                 if key not in self.kernels:
-                    conv = self.conv
+                    self.kernels = {k: v for k, v in self.kernels.items() if k[2:] == key[2:]}  # drop stale ones
                     weight = torch.ops.mkldnn._reorder_convolution_weight(conv.weight.detach().to(x.dtype),
                                                                           *self._geometry, list(x.shape))
                     bias = conv.bias.detach().to(x.dtype) if conv.bias is not None else None

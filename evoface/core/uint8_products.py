@@ -24,6 +24,11 @@ PIECE_RATIO = 254  # each piece resolves what the one before left, in steps this
 LARGEST_DIMS = 2**31 // (128 * 127)  # longest inner dimension whose int32 sums cannot overflow
 
 
+def runs_on(x: torch.Tensor) -> bool:
+    """True where int8 products of ``x`` run: uint8 on a CPU with AMX int8 tiles, not inside ``onednn.plain()``."""
+    return x.dtype == torch.uint8 and onednn.usable(x, (torch.uint8,)) and cpu_has_int8_tiles()
+
+
 class Uint8Product:
     """Callable: (n, d) uint8 (or float) x -> (n, k) float32 ``x @ weight`` for a fixed float32 ``weight`` (d, k)."""
 
@@ -34,9 +39,8 @@ class Uint8Product:
         self._pieces = None  # (int8 (d, PIECES * k), float64 scales (PIECES * k,), float64 128 * colsum (k,))
 
     def fast(self, x: torch.Tensor) -> bool:
-        """True where the int8 product runs: a CPU with AMX int8 tiles, uint8 x, not inside ``onednn.plain()``."""
-        return (x.dtype == torch.uint8 and onednn.usable(x, (torch.uint8,)) and cpu_has_int8_tiles()
-                and self.weight.device.type == "cpu" and self.weight.shape[0] <= LARGEST_DIMS)
+        """True where the int8 product runs: ``runs_on(x)``, a CPU weight, an inner dimension int32 sums hold."""
+        return runs_on(x) and self.weight.device.type == "cpu" and self.weight.shape[0] <= LARGEST_DIMS
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if not self.fast(x):
@@ -44,7 +48,7 @@ class Uint8Product:
         pieces, scales, offset = self._pieces or self._split()
         signed = (x.contiguous() ^ 128).view(torch.int8)  # x - 128, bit for bit
         sums = torch._int_mm(signed, pieces).double().mul_(scales)
-        return sums.view(len(x), PIECES, -1).sum(1).add_(offset).float()
+        return sums.view(len(x), PIECES, self.weight.shape[1]).sum(1).add_(offset).float()
 
     def _split(self):
         weight = self.weight.double()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import torch
 from torch import nn
 
 
@@ -13,6 +14,13 @@ def wrapped_getattr(wrapper: nn.Module, name: str):
         return nn.Module.__getattr__(wrapper, name)
     except AttributeError:
         return getattr(nn.Module.__getattr__(wrapper, "module"), name)
+
+
+def tensor_state(tensor: torch.Tensor) -> tuple:
+    """What identifies a tensor's values for a cache made from them: the tensor, its memory, its device and its
+    version counter (bumped by in-place changes; inference tensors have none, and cannot be changed outside
+    inference mode)."""
+    return id(tensor), tensor.data_ptr(), tensor.device, None if tensor.is_inference() else tensor._version
 
 
 class DerivedKernels(nn.Module):
