@@ -251,6 +251,8 @@ class EvolveRun:
             faceness = fuse_for_inference(self.model) if config.target_space == "faceness" else None
             likeness = target_likeness(config.target_space, as_chw(self.target), face_space, faceness)
         self.face_space = face_space
+        pixel_face_space = config.genome == "pixel" and config.mutation == "face-space"
+        self.face_basis = FaceBasis.of(face_space) if pixel_face_space else None
         # "auto" precision is tried on copies of a genome that the run's own mutation has changed once
         probe_mutation = self.pixel_mutation(SeedStream(PROBE_SEED)) if config.genome == "pixel" else None
         self.scorer = BatchScorer(models, resolve_device(config.device), config.genome_size, config.tv_weight,
@@ -340,9 +342,7 @@ class EvolveRun:
             if side != self.face_space.config.size:
                 raise InputError(f"--mutation face-space (the default) moves the full {self.face_space.config.size}px "
                                  f"image; with --genome-size {side} use --mutation blob or --mutation reset")
-            if getattr(self, "_face_basis", None) is None:
-                self._face_basis = FaceBasis.of(self.face_space)
-            return partial(mut_face_space_block, basis=self._face_basis, step=config.face_step, pull=config.face_pull,
+            return partial(mut_face_space_block, basis=self.face_basis, step=config.face_step, pull=config.face_pull,
                            indpb=config.indpb, seeds=seeds)
         if config.mutation == "blob":
             return partial(mut_blobs_and_reset_block, side=side, blobs=config.blobs,

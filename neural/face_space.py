@@ -16,10 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from evoface.core import onednn
+from evoface.core import onednn, uint8_products
 from evoface.core.checkpoints import load_checkpoint
 from evoface.core.errors import InputError
-from evoface.core import uint8_products
 from evoface.core.uint8_products import Uint8Product
 from evoface.core.wrapping import tensor_state
 

@@ -5,10 +5,10 @@ slower code path: a 2048^2 product ran 2x faster through oneDNN's inner-product 
 (``torch.ops.mkldnn._linear_pointwise``, the kernel ``torch.compile`` emits for a CPU linear layer;
 ``bench/ga_speed.py`` prints both), and so did the realism prior's (80, 12288) x (12288, 64) product in a one-off
 check. On an Intel Xeon MKL was the faster of the two at every size measured, so ``matmul`` takes oneDNN's kernel
-only off Intel's CPUs. ``Graphed`` runs a small convolutional net as one oneDNN graph. Both compute the same fp32 sums in another
-order, so results match the references to fp32 rounding (tested). Off a CPU, without oneDNN, under autocast or
-autograd, or for another dtype, every function here is its reference; inside ``with plain():`` too (the benches'
-before and after).
+only off Intel's CPUs. ``Graphed`` runs a small convolutional net as one oneDNN graph. Both compute the same fp32
+sums in another order, so results match the references to fp32 rounding (tested). Off a CPU, without oneDNN, under
+autocast or autograd, or for another dtype, every function here is its reference; inside ``with plain():`` too (the
+benches' before and after).
 """
 
 from __future__ import annotations

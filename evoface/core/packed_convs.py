@@ -3,10 +3,10 @@
 Under ``torch.autocast`` on a CPU, each bf16 ``Conv2d`` converts its weights to bf16 and oneDNN reorders them into
 its blocked layout on every call, and the activation after it runs as a pass of its own. For a small net (the
 faceness net: 8 MFLOP an image) that overhead is most of the time: with AMX's bf16 tiles, autocast ran the forward
-no faster than the fp32 oneDNN graph (``bench/ga_speed.py``). ``pack_convolutions`` replaces each ``Conv2d``, and the
-ReLU or LeakyReLU after it in an ``nn.Sequential``, by one ``PackedConv2d``: a ``torch.ops.mkldnn._convolution_pointwise``
-call (the kernel ``torch.compile``'s CPU backend emits for a convolution), the activation fused as a post-op, the
-weights in bf16 and oneDNN's layout once per input shape. It computes what autocast computes (bf16 products, fp32
+no faster than the fp32 oneDNN graph (``bench/ga_speed.py``). ``pack_convolutions`` replaces each ``Conv2d``, and
+the ReLU or LeakyReLU after it in an ``nn.Sequential``, by one ``PackedConv2d``: a
+``torch.ops.mkldnn._convolution_pointwise`` call (the kernel ``torch.compile``'s CPU backend emits for a
+convolution), the activation fused as a post-op, the weights in bf16 and oneDNN's layout once per input shape. It computes what autocast computes (bf16 products, fp32
 sums, a bf16 result), in another order. Outside autocast, or where oneDNN cannot run, a ``PackedConv2d`` is the
 convolution and activation it replaced, exactly: its plain reference.
 """
@@ -55,7 +55,8 @@ class PackedConv2d(DerivedKernels):
         return self.activation(y) if self.activation is not None else y
 
     def runs_packed(self, x: torch.Tensor) -> bool:
-        """True under CPU autocast to a packed dtype, for inference on input oneDNN takes (not in ``onednn.plain()``)."""
+        """True under CPU autocast to a packed dtype, for inference on input oneDNN takes (not in
+        ``onednn.plain()``)."""
         dtype = torch.get_autocast_dtype("cpu")
         return (torch.is_autocast_enabled("cpu") and dtype in PACKED_DTYPES and bf16_kernels() and not self.training
                 and not torch.is_grad_enabled() and not torch.compiler.is_compiling()
