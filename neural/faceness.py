@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from evoface.core import byte_tables
+
+
+def _scaled(values: torch.Tensor) -> torch.Tensor:
+    """Float pixel values in [0, 255] scaled to [-1, 1], in place."""
+    return values.mul_(2.0 / 255.0).sub_(1.0)
+
+
+@lru_cache(maxsize=1)
+def _scaled_bf16_table() -> torch.Tensor:
+    """The 256 uint8 values scaled as ``scaled_input`` scales them in fp32, then rounded to bf16."""
+    with torch.inference_mode(False):
+        return _scaled(torch.arange(256).float()).to(torch.bfloat16)
 
 
 @dataclass
@@ -44,10 +59,14 @@ class FacenessNet(nn.Module):
 
     @staticmethod
     def scaled_input(images: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) images (uint8, or float in [0, 1]) as the first block takes them: float in [-1, 1]."""
-        if images.dtype == torch.uint8:
-            return images.float().mul_(2.0 / 255.0).sub_(1.0)  # in place on the fresh float copy
-        return images * 2.0 - 1.0
+        """(B, 3, H, W) images (uint8, or float in [0, 1]) as the first block takes them: float in [-1, 1]. Under CPU
+        autocast to bf16, uint8 images come out in bf16, the values the first convolution would cast them to."""
+        if images.dtype != torch.uint8:
+            return images * 2.0 - 1.0
+        if images.device.type == "cpu" and torch.is_autocast_enabled("cpu") and \
+                torch.get_autocast_dtype("cpu") == torch.bfloat16:
+            return byte_tables.mapped(images, _scaled_bf16_table())  # one pass where the two below and a cast are three
+        return _scaled(images.float())
 
     def feature_maps(self, images: torch.Tensor) -> torch.Tensor:
         """The last convolutional block's output for (B, 3, H, W) images (uint8, or float in [0, 1])."""

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from conftest import synthetic_faces
-from evoface.ga.face_space_mutation import FaceBasis, face_space_mutation_reference, mut_face_space_block
+from evoface.ga.face_space_mutation import (FaceBasis, _write_moved, face_space_mutation_reference,
+                                           mut_face_space_block)
 from evoface.ga.seed_stream import SeedStream
 from neural.face_space import FaceSpaceConfig, fit_face_space
 
@@ -55,3 +56,15 @@ def test_same_seed_same_children_and_resets_counted(basis):
 def test_a_block_of_the_wrong_length_is_refused(basis):
     with pytest.raises(ValueError):
         mut_face_space_block(np.zeros((2, 10), np.uint8), basis, 0.3, 0.1, 0.0, SeedStream(0))
+
+
+def test_the_moved_child_is_written_rounded_and_clipped_to_bytes():
+    rng = np.random.default_rng(3)
+    block = rng.integers(0, 256, (3, 500), dtype=np.uint8)
+    move = (rng.standard_normal((3, 500)) * 0.6).astype(np.float32)  # far past both ends of [0, 255]
+    offset = (rng.random(500) * 30).astype(np.float32)
+    keep = np.float32(0.8)
+    expected = np.clip(np.rint(keep * block.astype(np.float32) + offset + np.float32(255) * move), 0, 255)
+    _write_moved(block, move, keep, offset)
+    assert np.array_equal(block, expected.astype(np.uint8))
+    assert (block == 0).any() and (block == 255).any()

@@ -57,10 +57,12 @@ class FaceBasis:
 def _write_moved(block, move, keep, offset):
     """block = clip(round(keep * block + offset + 255 * move)): the child, back in uint8, in one pass."""
     n, dims = block.shape
+    low, high = np.float32(0), np.float32(255)
     for i in range(n):
         for j in range(dims):
-            value = np.rint(keep * np.float32(block[i, j]) + offset[j] + np.float32(255) * move[i, j])
-            block[i, j] = np.uint8(min(max(value, 0.0), 255.0))
+            value = keep * np.float32(block[i, j]) + offset[j] + np.float32(255) * move[i, j]
+            # clipped before rounding (the same: 0 and 255 are whole), in float32 throughout, so the loop vectorises
+            block[i, j] = np.uint8(np.int32(np.rint(min(max(value, low), high))))
 
 
 def mut_face_space_block(block: np.ndarray, basis: FaceBasis, step: float, pull: float, indpb: float,
