@@ -4,7 +4,7 @@ A byte has 256 values, so any element-wise function of uint8 pixels (scaling to 
 is a table of 256 entries worked out once by the very ops it stands for; a gather then gives the same bits as those
 ops, in one pass over the pixels instead of one pass per op. ``mapped`` keeps ``x``'s memory layout (channels-last
 stays channels-last). Its plain reference is ``table[x.long()]``, which runs where the fast pass cannot (a GPU
-tensor, a strided view).
+tensor, a strided view, a table that carries gradients).
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def mapped(x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"a byte table maps uint8 through 256 entries, got {x.dtype} and {tuple(table.shape)}")
     out = torch.empty_like(x, dtype=table.dtype)  # keeps a dense x's strides
     flat_x, flat_out = _memory_order(x), _memory_order(out)
-    if (x.device.type != "cpu" or table.device.type != "cpu" or flat_x is None or flat_out is None
-            or x.stride() != out.stride() or x.numel() == 0):
+    if (x.device.type != "cpu" or table.device.type != "cpu" or table.requires_grad or flat_x is None
+            or flat_out is None or x.stride() != out.stride() or x.numel() == 0):
         return mapped_reference(x, table)
     integer = _INTEGER_OF_WIDTH[table.element_size()]
     _gather(flat_x.numpy(), table.contiguous().view(integer).numpy(), flat_out.view(integer).numpy())
