@@ -38,11 +38,12 @@ def mapped(x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     """``table[x]`` for a uint8 tensor ``x`` and a (256,) ``table``: ``x``'s shape and layout, ``table``'s dtype."""
     if x.dtype != torch.uint8 or table.shape != (256,):
         raise ValueError(f"a byte table maps uint8 through 256 entries, got {x.dtype} and {tuple(table.shape)}")
-    out = torch.empty_like(x, dtype=table.dtype)  # keeps a dense x's strides
-    flat_x, flat_out = _memory_order(x), _memory_order(out)
-    if (x.device.type != "cpu" or table.device.type != "cpu" or table.requires_grad or flat_x is None
-            or flat_out is None or x.stride() != out.stride() or x.numel() == 0):
+    flat_x = _memory_order(x)
+    if x.device.type != "cpu" or table.device.type != "cpu" or table.requires_grad or flat_x is None or not x.numel():
+        return mapped_reference(x, table)
+    out = torch.empty_like(x, dtype=table.dtype)  # a dense x's strides, so its memory order is flat_x's
+    if out.stride() != x.stride():  # size-1 dimensions' strides are free: keep the pass to identical layouts
         return mapped_reference(x, table)
     integer = _INTEGER_OF_WIDTH[table.element_size()]
-    _gather(flat_x.numpy(), table.contiguous().view(integer).numpy(), flat_out.view(integer).numpy())
+    _gather(flat_x.numpy(), table.contiguous().view(integer).numpy(), _memory_order(out).view(integer).numpy())
     return out

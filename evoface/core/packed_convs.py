@@ -6,9 +6,10 @@ faceness net: 8 MFLOP an image) that overhead is most of the time: with AMX's bf
 no faster than the fp32 oneDNN graph (``bench/ga_speed.py``). ``pack_convolutions`` replaces each ``Conv2d``, and
 the ReLU or LeakyReLU after it in an ``nn.Sequential``, by one ``PackedConv2d``: a
 ``torch.ops.mkldnn._convolution_pointwise`` call (the kernel ``torch.compile``'s CPU backend emits for a
-convolution), the activation fused as a post-op, the weights in bf16 and oneDNN's layout once per input shape. It computes what autocast computes (bf16 products, fp32
-sums, a bf16 result), in another order. Outside autocast, or where oneDNN cannot run, a ``PackedConv2d`` is the
-convolution and activation it replaced, exactly: its plain reference.
+convolution), the activation fused as a post-op, the weights in bf16 and oneDNN's layout once per input shape. It
+computes what autocast computes (bf16 products, fp32 sums, a bf16 result), in another order. Outside autocast, or
+where oneDNN cannot run, a ``PackedConv2d`` is the convolution and activation it replaced, exactly: its plain
+reference.
 """
 
 from __future__ import annotations
