@@ -141,8 +141,10 @@ def train_fitness_command(resume_dir, refine, **_):
                            "this run's mutation (latent runs: copies of a genome with 0.1% resets) as fp32 does, "
                            "else fp32."}),
     ("seed", SEED_HELP),
-    ("engine", {"help": "fast: the one-buffer numba engine; reference: the plain DEAP loop it is tested against "
-                        "(slower, see README)."}),
+    ("engine", {"help": "fast: the one-buffer numba engine; tensor: the same GA as torch tensor ops on --device "
+                        "(on a GPU the whole generation runs there; --mutation reset or face-space); auto: tensor on "
+                        "a GPU where it runs, else fast; reference: the plain DEAP loop the fast engine is tested "
+                        "against (slower, see README)."}),
     ("islands", {"help": "Evolve this many populations (islands) at once on Ray, each with every option above; "
                          "needs the distributed extra."}),
     ("migration_every", {"help": "Islands: every K generations the --migrants best of each island replace the worst "

@@ -10,6 +10,8 @@ Run: python bench/ga_speed.py [--generations 1000] [--repeats 3] [--device cpu]
      python bench/ga_speed.py --copies      # crossover and elitism kernels: their plain copy loop against memcpy
      python bench/ga_speed.py --allocator   # the 64 px loop with glibc's thresholds fixed (the default) and not
      python bench/ga_speed.py --products    # the face space's products: MKL, oneDNN, and the int8 product
+     python bench/ga_speed.py --engines --device cuda  # the default loop on the tensor engine and the fast one
+     python bench/ga_speed.py --goal 100000 --device cuda  # a default evolve run, start to end, timed
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from evoface.core import onednn  # noqa: E402
 from evoface.core.allocator import large_blocks_on_heap  # noqa: E402
-from evoface.evolve import EvolveConfig, EvolveRun, metrics_row  # noqa: E402
+from evoface.evolve import EvolveConfig, EvolveRun, evolve, metrics_row  # noqa: E402
 from evoface.ga.operators import (_keep_elites, _normal_cuts, _write_children, mut_uniform_reset_block,  # noqa: E402
                                    mut_uniform_reset_numpy)
 from evoface.ga.seed_stream import SeedStream  # noqa: E402
@@ -540,6 +542,41 @@ def print_allocator(generations: int, repeats: int) -> None:
           f"{off:.1f} gen/s {[round(r, 1) for r in rates['off']]}; ratio {on / off:.2f}x")
 
 
+def print_engines(device: str, generations: int, repeats: int) -> None:
+    """The default 64 px loop (shipped models) on the tensor engine (the GA on ``device``) and on the fast one (the GA
+    on the host, the scorer on ``device``), taking turns: gen/s and the per-turn ratio."""
+    import torch
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}, CPU {cpu_model()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = {engine: warm_run(64, device, Path(tmp), shipped=True, options={"engine": engine})
+                for engine in ("tensor", "fast")}
+        rates = take_turns({engine: lambda r=run: time_generations(*r, generations)[0] for engine, run in runs.items()},
+                           repeats)
+    print(f"\n== the default loop at 64 px, {repeats} turns of {generations} generations, gen/s: median (range)")
+    for engine, (run, _) in runs.items():
+        print(f"{engine:>7} engine ({run.scorer.precision}): {median_range(rates[engine])} gen/s, "
+              f"{1000 / np.median(rates[engine]):.2f} ms/gen")
+    ratios = np.array(rates["tensor"]) / np.array(rates["fast"])
+    print(f"tensor / fast: {np.median(ratios):.2f}x ({ratios.min():.2f}-{ratios.max():.2f}x)")
+
+
+def print_goal(device: str, generations: int) -> None:
+    """A default ``evolve`` run of ``generations`` on ``device`` (engine auto), timed from start to end: loading,
+    the precision probe, the snapshot and checkpoint cadence and the final outputs included."""
+    import torch
+
+    print(f"torch {torch.__version__}, device {device}, CPU {cpu_model()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        summary = evolve(EvolveConfig(out=f"{tmp}/run", generations=generations, device=device, seed=0))
+        seconds = time.perf_counter() - start
+    print(f"== a default evolve run of {generations:,} generations on {device} ({summary['engine']} engine, "
+          f"{summary['precision']}): {seconds:.1f} s, {generations / seconds:.1f} gen/s, best fitness "
+          f"{summary['best_fitness']:.4f}; 100,000 generations at this rate: {100_000 / (generations / seconds) / 60:.1f}"
+          f" min (the goal: under 4)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generations", type=int, default=1000, help="timed generations per measurement")
@@ -551,6 +588,9 @@ def main() -> None:
     parser.add_argument("--copies", action="store_true", help="only the kernels' plain copy loop against memcpy")
     parser.add_argument("--allocator", action="store_true", help="only the loop with and without fixed thresholds")
     parser.add_argument("--products", action="store_true", help="only the face space's products, kernel by kernel")
+    parser.add_argument("--engines", action="store_true", help="only the default loop on the tensor and fast engines")
+    parser.add_argument("--goal", type=int, metavar="GENERATIONS",
+                        help="only a default evolve run of this many generations on --device, timed end to end")
     parser.add_argument("--loop-rate", choices=("on", "off"), help=argparse.SUPPRESS)  # one --allocator process
     args = parser.parse_args()
     if args.loop_rate:
@@ -564,6 +604,12 @@ def main() -> None:
         return
     if args.allocator:
         print_allocator(args.generations, max(args.repeats, 3))
+        return
+    if args.engines:
+        print_engines(args.device, args.generations, args.repeats)
+        return
+    if args.goal:
+        print_goal(args.device, args.goal)
         return
     if args.side_by_side:
         print_side_by_side(args.device, args.generations, args.repeats)

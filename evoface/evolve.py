@@ -25,7 +25,7 @@ from evoface.ga.face_space_mutation import FaceBasis, mut_face_space_block
 from evoface.ga.operators import mut_uniform_reset_block
 from evoface.ga.niching import NicheHallOfFame, clearing_ranking, radius_in_genes
 from evoface.ga.engine import QElitistGA, evaluate_invalid, fitness_statistics, population_arrays
-from evoface.ga.reference import ENGINES, ReferenceGA, per_individual, reference_notice, use_reference_operators
+from evoface.ga.reference import ReferenceGA, per_individual, reference_notice, use_reference_operators
 from evoface.core.interrupts import StopRequest
 from evoface.core.plots import image_grid, plot_series, save_png
 from evoface.rendering import render
@@ -33,6 +33,8 @@ from evoface.core.rundir import RunDir
 from evoface.scoring import BatchScorer, fuse_for_inference
 from evoface.target import as_chw, keep_target, run_target
 from evoface.ga.seed_stream import SeedStream
+from evoface.ga.tensor_engine import TensorGA
+from evoface.ga.tensor_operators import cx_normal_point_tensor, mut_face_space_tensor, reset_genes_tensor
 from evoface.core.timelapse import write_timelapse
 from evoface.core.words import plural
 from evoface.ga.latent_toolbox import LATENT_CROSSOVERS, LATENT_NORMS, build_latent_toolbox
@@ -52,6 +54,10 @@ MAX_COUNT = 10**9         # generations, and every "every K generations"
 GENOMES = ("pixel", "latent")
 PRIORS = ("none", "face-space")
 PIXEL_MUTATIONS = ("reset", "blob", "face-space")
+# fast: QElitistGA and its numba operators; tensor: the same on torch tensors on --device (``evoface.ga.tensor_engine``:
+# on a GPU the whole generation runs there); auto: tensor on a GPU where it runs, else fast; reference: the spec
+ENGINES = ("auto", "fast", "tensor", "reference")
+TENSOR_MUTATIONS = ("reset", "face-space")
 # what a field left unset means, by genome. The latent genome's decoder is its realism prior; its faceness is capped
 # (satisficing) and its elites niched, so that it picks distinct faces instead of pushing one to a super-stimulus
 GENOME_DEFAULTS = {"pixel": {"prior": "face-space", "faceness_cap": 1.0, "niche_radius": 0.0},
@@ -131,7 +137,7 @@ class EvolveConfig(RunConfig):
     # fitness models: auto (bf16 on AMX CPUs where it keeps the ranking, else fp32), fp32, bf16 or fp32-compiled
     precision: str = bounded("auto", choices=PRECISIONS)
     seed: int = seed_field()
-    engine: str = bounded("fast", choices=ENGINES)  # fast (QElitistGA) or reference (evoface.ga.reference, the spec)
+    engine: str = bounded("auto", choices=ENGINES)  # see ENGINES
     # island model on Ray (``evoface.islands``): islands, and every K generations the M best of each replace the
     # M worst of the next
     islands: int = bounded(1, 1, 4096)
@@ -159,8 +165,10 @@ class EvolveConfig(RunConfig):
         if self.generations is None and self.time_limit is None and self.target_fitness is None:
             raise InputError("give a stopping rule: --generations, --time-limit or --target-fitness")
         self._validate_genome()
-        if self.islands > 1 and self.engine != "fast":
-            raise InputError("--islands runs on the fast engine only (--engine fast)")
+        if self.islands > 1 and self.engine == "reference":
+            raise InputError("--islands runs on the fast or tensor engine, not the reference one")
+        if self.engine == "tensor" and self.genome == "pixel" and self.mutation not in TENSOR_MUTATIONS:
+            raise InputError(f"--engine tensor runs --mutation {' or '.join(TENSOR_MUTATIONS)}, not {self.mutation}")
         if self.migrants >= self.mu:
             raise InputError(f"--migrants must be below --mu ({self.mu}), got {self.migrants}")
 
@@ -174,8 +182,8 @@ class EvolveConfig(RunConfig):
             return
         if self.genome_size is not None:
             raise InputError("--genome-size applies to the pixel genome; a latent genome is the decoder's code")
-        if self.engine != "fast":
-            raise InputError("the latent genome runs on the fast engine only (--engine fast)")
+        if self.engine not in ("auto", "fast"):
+            raise InputError("the latent genome runs on the fast engine only (--engine fast or auto)")
         if not 0 <= self.foreign <= self.mu - self.q:
             raise InputError(f"--foreign must be in [0, mu - q] = [0, {self.mu - self.q}], got {self.foreign}")
 
@@ -261,6 +269,7 @@ class EvolveRun:
                                   target_weight=config.target_weight,
                                   faceness_cap=config.faceness_cap if config.faceness_cap < 1 else None,
                                   probe_mutation=probe_mutation)
+        self.engine = resolved_engine(config, self.scorer.device)
         self.precision_note = None  # what "auto" chose where it had a choice: on the progress bar and in the summary
         if config.precision == "auto" and resolve_precision("auto", self.scorer.device) != "fp32":
             ranks = "ranks" if self.scorer.precision != "fp32" else "did not rank"
@@ -300,10 +309,13 @@ class EvolveRun:
                                          indpb=config.indpb, selection=config.selection, truncation=truncation,
                                          tournsize=config.tournsize)
             self.toolbox.register("mutate", self.pixel_mutation(seeds))
+            if self.engine == "tensor":  # the same draws from the same seeds, on tensors on the scorer's device
+                self.toolbox.register("mate", cx_normal_point_tensor, sigma=config.sigma, cxpb=config.cxpb, seeds=seeds)
+                self.toolbox.register("mutate", self.tensor_mutation(seeds))
         self.niche_radius = radius_in_genes(config.niche_radius, self.genome_length) if self.latent else 0.0
         if self.niche_radius:
             self.toolbox.register("rank", clearing_ranking, radius=self.niche_radius, capacity=config.niche_capacity)
-        if config.engine == "reference":
+        if self.engine == "reference":
             block_mutate = self.toolbox.mutate
             use_reference_operators(self.toolbox, rng, sigma=config.sigma, indpb=config.indpb,
                                     selection=config.selection, truncation=truncation, tournsize=config.tournsize)
@@ -326,8 +338,12 @@ class EvolveRun:
                 population = self.toolbox.population(config.mu, self.genome_length)
             evaluate_invalid(population, self.toolbox)
             hall_of_fame.update(population)
-        ga = (ReferenceGA(population, self.toolbox, config.q, config.cxpb, elites_first) if config.engine == "reference"
-              else QElitistGA(population, self.toolbox, config.q, elites_first))
+        if self.engine == "reference":
+            ga = ReferenceGA(population, self.toolbox, config.q, config.cxpb, elites_first)
+        elif self.engine == "tensor":
+            ga = TensorGA(population, self.toolbox, config.q, self.scorer.device, elites_first)
+        else:
+            ga = QElitistGA(population, self.toolbox, config.q, elites_first)
         self.evolution = Evolution(ga, hall_of_fame, generation, rng, seeds)
         if not resume:
             with self.run.begin().failing():
@@ -348,6 +364,14 @@ class EvolveRun:
             return partial(mut_blobs_and_reset_block, side=side, blobs=config.blobs,
                            radius=(config.blob_min_radius, config.blob_max_radius), indpb=config.indpb, seeds=seeds)
         return partial(mut_uniform_reset_block, indpb=config.indpb, seeds=seeds)
+
+    def tensor_mutation(self, seeds: SeedStream):
+        """``pixel_mutation`` for the tensor engine: a block of genes on the device, changed in place."""
+        config = self.config
+        if config.mutation == "face-space":
+            return partial(mut_face_space_tensor, basis=self.face_basis, step=config.face_step, pull=config.face_pull,
+                           indpb=config.indpb, seeds=seeds)
+        return partial(reset_genes_tensor, indpb=config.indpb, seeds=seeds)
 
     def _initial_genes_from(self, run_dir: str) -> np.ndarray:
         """Another run's final population, best first, resized to this run's genome (coarse-to-fine)."""
@@ -429,7 +453,9 @@ class EvolveRun:
         rows: list[dict[str, Any]] = []
         if evolution.generation == 0:
             self._snapshot()
-        bar = tqdm(total=config.generations, initial=evolution.generation, desc=f"evolve ({self.scorer.precision})",
+        engine = f", tensor engine on {self.scorer.device}" if self.engine == "tensor" else ""
+        bar = tqdm(total=config.generations, initial=evolution.generation,
+                   desc=f"evolve ({self.scorer.precision}{engine})",
                    unit="gen", disable=None)
         reason = None
         with StopRequest() as stop, large_blocks_on_heap(self.keep_blocks_on_heap):
@@ -465,7 +491,17 @@ class EvolveRun:
         gif = write_timelapse(sorted(self.run.samples.glob("best_*.png")), self.run.path / "timelapse.gif")
         best = evolution.hall_of_fame[0].fitness.values[0]
         return {"generation": evolution.generation, "best_fitness": best, "grid": str(grid), "gif": str(gif),
-                "run": str(self.run.path), "precision": self.scorer.precision, "precision_note": self.precision_note}
+                "run": str(self.run.path), "precision": self.scorer.precision, "precision_note": self.precision_note,
+                "engine": self.engine}
+
+
+def resolved_engine(config: EvolveConfig, device: torch.device) -> str:
+    """The engine a run uses: ``auto`` is the tensor engine on a GPU, for the pixel genome and a mutation it runs
+    (``TENSOR_MUTATIONS``), and the fast engine elsewhere (on a CPU the fast engine's compiled operators are faster)."""
+    if config.engine != "auto":
+        return config.engine
+    on_tensors = config.genome == "pixel" and config.mutation in TENSOR_MUTATIONS
+    return "tensor" if torch.device(device).type != "cpu" and on_tensors else "fast"
 
 
 def evolve(config: EvolveConfig, resume: bool = False, toolbox: base.Toolbox | None = None) -> dict[str, Any]:

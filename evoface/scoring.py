@@ -78,7 +78,7 @@ def chunk_size(n: int, device: torch.device, size: int, precision: str = "fp32")
 
 
 class BatchScorer:
-    """Callable: (n, G*G*3) uint8 genes (HWC order) -> (n,) float64 fitness.
+    """Callable: (n, G*G*3) uint8 genes (HWC order; numpy or a torch tensor) -> (n,) float64 fitness.
 
     fitness = min(faceness(image), faceness_cap) - tv_weight * total_variation(image) - prior_weight * prior(image)
     - target_weight * target(image), where the cap (None: none) makes faceness a bar to clear rather than a score to
@@ -170,8 +170,11 @@ class BatchScorer:
         return terms
 
     @torch.inference_mode()
-    def __call__(self, genes: np.ndarray) -> np.ndarray:
-        genes_t = torch.from_numpy(genes).to(self.device, non_blocking=True)
+    def __call__(self, genes: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Fitness of genes on the host or, from the tensor engine, already on a device (where a CPU tensor, too,
+        takes the fast paths)."""
+        genes_t = (genes if isinstance(genes, torch.Tensor) else torch.from_numpy(genes)).to(self.device,
+                                                                                                non_blocking=True)
         step = self.batch_size or chunk_size(len(genes), self.device, self.size, self.precision)
         with full_precision(self.precision == "fp32"):  # a no-op unless "auto" fell back from a fast path
             scores = torch.cat([self._faceness_terms(genes_t[i:i + step]) for i in range(0, len(genes_t), step)])

@@ -141,8 +141,12 @@ def rank_correlation(a, b) -> float:
 
 
 def keeps_ranking(score, probe, threshold: float = RANK_CORRELATION) -> bool:
-    """True when ``score(probe)`` ranks the probe as the same call at full precision does (Spearman >= threshold)."""
+    """True when ``score(probe)`` ranks the probe as the same call at full precision does (Spearman >= threshold);
+    False for a probe whose images all score alike in full precision (one that a mutation left unchanged): there is
+    no ranking to keep, so nothing shows the fast path keeps one."""
     fast = score(probe)
     with full_precision():
         reference = score(probe)
+    if torch.as_tensor(reference).unique().numel() < 2:
+        return False
     return rank_correlation(fast, reference) >= threshold

@@ -114,3 +114,11 @@ def test_bf16_ranks_real_faces_and_non_faces_as_fp32(shipped):
     genes = images.reshape(len(images), -1)
     fast, plain = BatchScorer(shipped, CPU, precision="bf16"), BatchScorer(shipped, CPU, precision="fp32")
     assert rank_correlation(fast(genes), plain(genes)) >= 0.999
+
+
+def test_a_probe_that_scores_alike_keeps_fp32_without_a_warning(recwarn):
+    from neural.precision import keeps_ranking
+
+    assert not keeps_ranking(lambda probe: np.full(len(probe), 0.5), np.zeros((8, 3)))
+    assert keeps_ranking(lambda probe: np.arange(len(probe), dtype=float), np.zeros((8, 3)))
+    assert not [w for w in recwarn if "constant" in str(w.message)]

@@ -50,14 +50,18 @@ def _mean_run_std(genes, starts, run):
     return total / (len(starts) * run)
 
 
+def mean_run_std(genes: np.ndarray, starts: np.ndarray, run: int) -> float:
+    """Mean over the genes of the runs ``genes[:, start:start + run]`` of their standard deviation across rows."""
+    return float(_mean_run_std(genes, starts, run))
+
+
 def diversity(genes: np.ndarray) -> float:
     """Mean standard deviation across the population of the sampled genes (``diversity_runs``): 0 when all
     individuals agree, about 74 for uniform noise. A sample, so that it costs microseconds at any image size.
     A float (latent) genome is short: the mean std of all its genes, about 1 for N(0, I) latents."""
     if genes.dtype != np.uint8:
         return float(genes.std(axis=0).mean())
-    starts, run = diversity_runs(genes.shape[1])
-    return float(_mean_run_std(genes, starts, run))
+    return mean_run_std(genes, *diversity_runs(genes.shape[1]))
 
 
 def evaluate_invalid(population: list, toolbox) -> int:
@@ -110,6 +114,7 @@ class QElitistGA:
         mu, length = genes.shape
         self.toolbox, self.q = toolbox, q
         self._buffer = np.empty((2 * mu - q, length), genes.dtype)  # uint8 pixels or float32 latents
+        self._working_buffer = self._buffer  # the one the step writes (the tensor engine's is on its device)
         self._fitness = np.full(2 * mu - q, np.nan)
         self._windows = (slice(0, mu), slice(mu - q, 2 * mu - q))  # [A | elites], [elites | B]
         self._children = (slice(0, mu - q), slice(mu, 2 * mu - q))  # A, B
@@ -118,7 +123,7 @@ class QElitistGA:
         self._incumbents = tuple((rows >= start) & (rows < start + q) for start in self._elite_start)  # as row masks
         self._individuals = tuple(as_individuals(self._buffer[window]) for window in self._windows)
         self._phase = int(elites_first)
-        self.genes[:], self.fitness[:] = genes, fitness
+        self._buffer[self._windows[self._phase]], self.fitness[:] = genes, fitness
         self._fitness_pending = True
         self.diversity = diversity(self.genes)
 
@@ -153,20 +158,28 @@ class QElitistGA:
 
     def replace(self, rows: np.ndarray, genes: np.ndarray, fitness: np.ndarray) -> None:
         """Overwrite rows of the current generation with evaluated individuals (immigrants, in the island model)."""
-        self.genes[rows], self.fitness[rows] = genes, fitness
+        self._buffer[self._windows[self._phase]][rows], self.fitness[rows] = genes, fitness
         self._fitness_pending = True
         self.diversity = diversity(self.genes)
 
+    # the steps that touch the gene buffer, as the tensor engine (``evoface.ga.tensor_engine``) replaces them
+    keep_elites = staticmethod(keep_elites)
+    measure_diversity = staticmethod(diversity)
+
     def step(self) -> None:
         """One generation."""
-        toolbox, q, phase = self.toolbox, self.q, self._phase
-        genes, fitness = self.genes, self.fitness
-        children = self._buffer[self._children[1 - phase]]
+        toolbox, q, phase, buffer = self.toolbox, self.q, self._phase, self._working_buffer
+        genes, fitness = buffer[self._windows[phase]], self.fitness
+        children = buffer[self._children[1 - phase]]
         rank = self.ranking()
         toolbox.mate(genes, toolbox.select(rank, len(children)), children)
-        keep_elites(genes, fitness, q, self._elite_start[phase], rank)  # after mating: parents may drop out of the zone
+        self.keep_elites(genes, fitness, q, self._elite_start[phase], rank)  # after mating: parents may drop out
         toolbox.mutate(children)
         self._phase = phase = 1 - phase
-        self.diversity = diversity(self.genes)  # now, while the new children are still in cache
+        self.diversity = self.measure_diversity(buffer[self._windows[phase]])  # now, while the children are in cache
         self._fitness[self._children[phase]] = toolbox.evaluate(children)
         self._fitness_pending = True
+        self._genes_changed()
+
+    def _genes_changed(self) -> None:
+        """Called after each step: the host buffer is the working one here."""

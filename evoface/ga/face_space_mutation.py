@@ -45,6 +45,15 @@ class FaceBasis:
         # the mean's coefficients, once (with torch: a numpy product would wake numpy's BLAS threads, see below)
         object.__setattr__(self, "mean_coefficients", torch.from_numpy(self.mean) @ torch.from_numpy(self.components))
         object.__setattr__(self, "coordinates", Uint8Product(torch.from_numpy(self.components)))  # genes @ components
+        object.__setattr__(self, "_tensors", {})
+
+    def tensors(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(mean, components, std, mean_coefficients) as float32 tensors on ``device``: copied there once."""
+        device = torch.device(device)
+        if device not in self._tensors:
+            self._tensors[device] = tuple(torch.as_tensor(value).float().to(device) for value in
+                                          (self.mean, self.components, self.std, self.mean_coefficients))
+        return self._tensors[device]
 
     @classmethod
     def of(cls, face_space) -> "FaceBasis":

@@ -134,9 +134,11 @@ def _check_rows(source, rows, out):
 
 
 @numba.njit(cache=True)
-def _keep_elites(genes, fitness, rank, q, start):
+def _elite_moves(fitness, rank, q, start):
+    """q-elitism's bookkeeping: (sources, slots), each newcomer's row and the zone row it takes. ``fitness`` and
+    ``rank`` are moved in place; the caller copies the genes."""
     n = len(fitness)
-    if not (0 <= q and 0 <= start and start + q <= n) or n != genes.shape[0] or len(rank) != n:
+    if not (0 <= q and 0 <= start and start + q <= n) or len(rank) != n:
         raise ValueError("q-elitism needs the elite rows inside the block and one fitness value per row")
     candidates = np.empty(n, np.int64)  # the rows already in the elite zone first: they win ties
     candidates[:q] = np.arange(start, start + q)
@@ -145,15 +147,26 @@ def _keep_elites(genes, fitness, rank, q, start):
     elite = np.zeros(n, np.bool_)
     for row in candidates[np.argsort(-rank[candidates], kind="mergesort")[:q]]:
         elite[row] = True
+    sources, slots = np.empty(q, np.int64), np.empty(q, np.int64)
     slot, moved = start, 0
     for row in candidates[q:]:
         if elite[row]:  # a newcomer: it takes the first zone row that is not an elite any more
             while elite[slot]:
                 slot += 1
-            _copy_bytes(genes[slot], genes[row], genes.shape[1])
             fitness[slot], rank[slot] = fitness[row], rank[row]
+            sources[moved], slots[moved] = row, slot
             slot, moved = slot + 1, moved + 1
-    return moved
+    return sources[:moved], slots[:moved]
+
+
+@numba.njit(cache=True)
+def _keep_elites(genes, fitness, rank, q, start):
+    if genes.shape[0] != len(fitness):
+        raise ValueError("q-elitism needs the elite rows inside the block and one fitness value per row")
+    sources, slots = _elite_moves(fitness, rank, q, start)
+    for k in range(len(sources)):
+        _copy_bytes(genes[slots[k]], genes[sources[k]], genes.shape[1])
+    return len(sources)
 
 
 def keep_elites(genes: np.ndarray, fitness: np.ndarray, q: int, start: int, rank: np.ndarray | None = None) -> int:
@@ -163,11 +176,24 @@ def keep_elites(genes: np.ndarray, fitness: np.ndarray, q: int, start: int, rank
     itself (niching's ranking); it moves with the rows. Returns the number of rows copied."""
     genes = as_byte_rows(genes)
     _check_block(genes, genes)
+    return int(_keep_elites(genes, fitness, _checked_rank(fitness, rank, len(genes)), q, start))
+
+
+def elite_moves(fitness: np.ndarray, q: int, start: int, rank: np.ndarray | None = None,
+                rows: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``keep_elites`` without the genes: moves ``fitness`` (and ``rank``) in place and returns (sources, slots),
+    the rows whose genes the caller copies and the zone rows they go to (no row is both), for genes held elsewhere
+    (on a GPU: ``evoface.ga.tensor_operators``)."""
+    return _elite_moves(fitness, _checked_rank(fitness, rank, len(fitness) if rows is None else rows), q, start)
+
+
+def _checked_rank(fitness: np.ndarray, rank: np.ndarray | None, rows: int) -> np.ndarray:
+    """``rank`` (the fitness where None), once both are one float64 value per row."""
     rank = fitness if rank is None else rank
     for values in (fitness, rank):
-        if values.shape != (len(genes),) or values.dtype != np.float64:
+        if values.shape != (rows,) or values.dtype != np.float64:
             raise ValueError("keep_elites needs one float64 fitness value per row")
-    return int(_keep_elites(genes, fitness, rank, q, start))
+    return rank
 
 
 @numba.njit(cache=True)

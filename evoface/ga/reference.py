@@ -27,7 +27,6 @@ from deap import base, tools
 
 from evoface.ga.engine import diversity, evaluate_invalid, population_arrays
 
-ENGINES = ("fast", "reference")
 # Generations/s of the fast engine over the reference one at 64 px on the shipped model, with the method's operators
 # and with DEAP's cxTwoPoint + mutUniformInt: ``python bench/engine_speed.py --generations 100 --deap-generations 3
 # --threads 1``, side by side in one process on a 2-core CPU at a load of 30-57, where the forward pass took most of
