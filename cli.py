@@ -161,6 +161,7 @@ def evolve_command(resume_dir, **_):
     config, resume = command_config(EvolveConfig, resume_dir)
     summary = evolve(config, resume=resume)
     note = f"; {summary['precision_note']}" if summary.get("precision_note") else ""
+    note += "; the tensor engine (the GA on --device)" if summary.get("engine") == "tensor" else ""
     click.echo(f"{summary['reason']} at generation {summary['generation']}: best faceness "
                f"{summary['best_fitness']:.4f}; grid {summary['grid']}, timelapse {summary['gif']}{note}")
 

@@ -177,3 +177,15 @@ def test_immigrants_reach_the_device_and_the_next_generation(tmp_path):
     assert np.array_equal(window, ga.genes) and np.array_equal(ga.genes[[0, 5]], immigrants)
     ga.step()
     assert sum(np.array_equal(row, immigrants[0]) for row in ga.genes) == 2 and ga.fitness.max() == 2.0
+
+
+def test_the_cli_runs_the_tensor_engine_and_says_so(tmp_path, capsys):
+    from cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["evolve", "--out", str(tmp_path / "run"), "--mu", "8", "--q", "2", "--generations", "3", "--device",
+              "cpu", "--engine", "tensor"])
+    captured = capsys.readouterr()
+    assert done.value.code in (None, 0) and captured.err == ""
+    assert "at generation 3" in captured.out and "the tensor engine" in captured.out
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["engine"] == "tensor"
