@@ -97,16 +97,15 @@ def main() -> None:
         best, fitness, generations, seconds, face_seconds = [], [], [], [], []
         for seed in range(args.seeds):
             run = out / f"{slug}-s{seed}"
-            if args.reuse and (run / "checkpoints" / "last.pt").is_file():  # a finished run of an earlier call
-                ckpt = load_checkpoint(run / "checkpoints" / "last.pt", "evolve")
-                summary = {"best_fitness": float(ckpt["hof_fitness"].max()), "generation": int(ckpt["generation"])}
-            else:  # the options may add a stopping rule (generations: the first rule reached ends the run)
+            if not (args.reuse and (run / "checkpoints" / "last.pt").is_file()):  # else: an earlier call's run
+                # the options may add a stopping rule (generations: the first rule reached ends the run)
                 settings = {"time_limit": args.budget, "generations": None, "seed": seed, "device": "cpu", **options}
-                summary = evolve(EvolveConfig(out=str(run), **settings))
-            seconds.append(float(load_checkpoint(run / "checkpoints" / "last.pt", "evolve")["elapsed"]))
+                evolve(EvolveConfig(out=str(run), **settings))
+            ckpt = load_checkpoint(run / "checkpoints" / "last.pt", "evolve")  # the run's last state, as it ended
             best.append(evolve_run_images(run, 1)[0])
-            fitness.append(summary["best_fitness"])
-            generations.append(summary["generation"])
+            fitness.append(float(ckpt["hof_fitness"].max()))
+            generations.append(int(ckpt["generation"]))
+            seconds.append(float(ckpt["elapsed"]))
             face_seconds.append(seconds_to_first_face(run))
         best = np.stack(best)
         save_png(image_grid(best, scale=3), out / f"{slug}.png")

@@ -308,10 +308,9 @@ class EvolveRun:
             self.toolbox = build_toolbox(self.scorer, rng, seeds, sigma=config.sigma, cxpb=config.cxpb,
                                          indpb=config.indpb, selection=config.selection, truncation=truncation,
                                          tournsize=config.tournsize)
-            self.toolbox.register("mutate", self.pixel_mutation(seeds))
+            self.toolbox.register("mutate", self.pixel_mutation(seeds, on_tensors=self.engine == "tensor"))
             if self.engine == "tensor":  # the same draws from the same seeds, on tensors on the scorer's device
                 self.toolbox.register("mate", cx_normal_point_tensor, sigma=config.sigma, cxpb=config.cxpb, seeds=seeds)
-                self.toolbox.register("mutate", self.tensor_mutation(seeds))
         self.niche_radius = radius_in_genes(config.niche_radius, self.genome_length) if self.latent else 0.0
         if self.niche_radius:
             self.toolbox.register("rank", clearing_ranking, radius=self.niche_radius, capacity=config.niche_capacity)
@@ -351,27 +350,20 @@ class EvolveRun:
                 if self.target is not None:
                     keep_target(self.run.path, self.target)
 
-    def pixel_mutation(self, seeds: SeedStream):
-        """The pixel genome's block mutation (a block of genes, changed in place), drawing from ``seeds``."""
+    def pixel_mutation(self, seeds: SeedStream, on_tensors: bool = False):
+        """The pixel genome's block mutation (a block of genes, changed in place), drawing from ``seeds``;
+        ``on_tensors``: the tensor engine's, on a block on the device (reset or face-space, as the config checks)."""
         config, side = self.config, self.config.genome_size or self.size
         if config.mutation == "face-space":
             if side != self.face_space.config.size:
                 raise InputError(f"--mutation face-space (the default) moves the full {self.face_space.config.size}px "
                                  f"image; with --genome-size {side} use --mutation blob or --mutation reset")
-            return partial(mut_face_space_block, basis=self.face_basis, step=config.face_step, pull=config.face_pull,
-                           indpb=config.indpb, seeds=seeds)
+            return partial(mut_face_space_tensor if on_tensors else mut_face_space_block, basis=self.face_basis,
+                           step=config.face_step, pull=config.face_pull, indpb=config.indpb, seeds=seeds)
         if config.mutation == "blob":
             return partial(mut_blobs_and_reset_block, side=side, blobs=config.blobs,
                            radius=(config.blob_min_radius, config.blob_max_radius), indpb=config.indpb, seeds=seeds)
-        return partial(mut_uniform_reset_block, indpb=config.indpb, seeds=seeds)
-
-    def tensor_mutation(self, seeds: SeedStream):
-        """``pixel_mutation`` for the tensor engine: a block of genes on the device, changed in place."""
-        config = self.config
-        if config.mutation == "face-space":
-            return partial(mut_face_space_tensor, basis=self.face_basis, step=config.face_step, pull=config.face_pull,
-                           indpb=config.indpb, seeds=seeds)
-        return partial(reset_genes_tensor, indpb=config.indpb, seeds=seeds)
+        return partial(reset_genes_tensor if on_tensors else mut_uniform_reset_block, indpb=config.indpb, seeds=seeds)
 
     def _initial_genes_from(self, run_dir: str) -> np.ndarray:
         """Another run's final population, best first, resized to this run's genome (coarse-to-fine)."""

@@ -17,7 +17,7 @@ from evoface.ga.engine import diversity
 from evoface.ga.face_space_mutation import FaceBasis, face_space_mutation_reference, mut_face_space_block
 from evoface.ga.operators import cx_normal_point_rows, keep_elites, mut_uniform_reset_block
 from evoface.ga.seed_stream import SeedStream
-from evoface.ga.tensor_operators import (_sampled_diversity, cx_normal_point_tensor, face_space_move_tensor,
+from evoface.ga.tensor_operators import (cx_normal_point_tensor, diversity_tensor, face_space_move_tensor,
                                          keep_elites_tensor, mut_face_space_tensor, reset_genes_tensor)
 from neural.face_space import FaceSpaceConfig, fit_face_space
 
@@ -118,7 +118,7 @@ def test_the_face_space_mutation_uses_the_numba_operators_seeds_and_changes_as_m
 def test_the_diversity_sample_on_a_device_is_the_diversity(device):
     genes = np.random.default_rng(5).integers(0, 256, (30, 64 * 64 * 3), dtype=np.uint8)
     genes[:, :4000] = genes[0, :4000]  # a converged stretch
-    assert _sampled_diversity(torch.from_numpy(genes).to(device)) == diversity(genes)
+    assert diversity_tensor(torch.from_numpy(genes).to(device)) == diversity(genes)
 
 
 def test_without_mutation_a_run_is_the_fast_engines_bit_for_bit(tmp_path):

@@ -55,6 +55,12 @@ class FaceBasis:
                                           (self.mean, self.components, self.std, self.mean_coefficients))
         return self._tensors[device]
 
+    def check_block(self, block: np.ndarray | torch.Tensor) -> None:
+        """Raise unless ``block`` (numpy or torch) is an (n, D) uint8 block of this space's images."""
+        if block.ndim != 2 or block.dtype not in (np.uint8, torch.uint8) or block.shape[1] != self.mean.shape[0]:
+            raise ValueError(f"face-space mutation needs an (n, {self.mean.shape[0]}) uint8 block, got "
+                             f"{tuple(block.shape)} {block.dtype}")
+
     @classmethod
     def of(cls, face_space) -> "FaceBasis":
         """The plain float32 arrays of a ``neural.face_space.FaceSpace``."""
@@ -78,9 +84,7 @@ def mut_face_space_block(block: np.ndarray, basis: FaceBasis, step: float, pull:
                          seeds: SeedStream) -> int:
     """Mutate the (n, D) uint8 block in place: per-gene resets, then the pull towards face space and a random move
     along it (see the module docstring). Returns the number of gene resets."""
-    if block.ndim != 2 or block.dtype != np.uint8 or block.shape[1] != basis.mean.shape[0]:
-        raise ValueError(f"face-space mutation needs an (n, {basis.mean.shape[0]}) uint8 block, got {block.shape} "
-                         f"{block.dtype}")
+    basis.check_block(block)
     resets = mut_uniform_reset_block(block, indpb, seeds)
     draws = np.random.default_rng(seeds.next_seed()).standard_normal((len(block), len(basis.std)), np.float32)
     # the two products run on torch's thread pool, the one the fitness forward uses: numpy's BLAS threads, spinning

@@ -27,7 +27,6 @@ class TensorGA(QElitistGA):
         self._host_current = True
         super().__init__(population, toolbox, q, elites_first)
         self._working_buffer = torch.from_numpy(self._buffer).to(device, copy=True)
-        self.device = self._working_buffer.device
 
     @property
     def genes(self) -> np.ndarray:

@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from evoface.ga.engine import diversity, diversity_runs, mean_run_std
+from evoface.ga.engine import diversity_runs, mean_run_std
 from evoface.ga.face_space_mutation import FaceBasis
 from evoface.ga.operators import elite_moves, normal_cuts
 from evoface.ga.seed_stream import SeedStream
@@ -77,9 +77,9 @@ def keep_elites_tensor(genes: torch.Tensor, fitness: np.ndarray, q: int, start: 
 
 def reset_genes_tensor(block: torch.Tensor, indpb: float, seeds: SeedStream) -> torch.Tensor:
     """The method's mutation on an (n, L) uint8 tensor in place: each gene, with probability ``indpb`` (in steps of
-    2^-23, at least one where it is above 0), becomes a uniform value in 0..255. One 31-bit draw per gene decides both: a gene resets when its draw is
-    below a multiple of 256, so the draw's low byte is then exactly uniform. Returns the number of resets as a 0-d
-    tensor (reading it waits for the device)."""
+    2^-23, at least one where it is above 0), becomes a uniform value in 0..255. One 31-bit draw per gene decides
+    both: a gene resets when its draw is below a multiple of 256, so the draw's low byte is then exactly uniform.
+    Returns the number of resets as a 0-d tensor (reading it waits for the device)."""
     generator = seeded_generator(block.device, seeds)
     threshold = (max(round(min(indpb, 1.0) * RESET_STEPS), 1) if indpb > 0 else 0) * 256
     if threshold == 0:
@@ -106,9 +106,7 @@ def mut_face_space_tensor(block: torch.Tensor, basis: FaceBasis, step: float, pu
                           seeds: SeedStream) -> torch.Tensor:
     """``face_space_mutation.mut_face_space_block`` on a tensor: the resets, then the face-space move, its draws from
     the next seed. Returns the number of resets (a 0-d tensor)."""
-    if block.ndim != 2 or block.dtype != torch.uint8 or block.shape[1] != basis.mean.shape[0]:
-        raise ValueError(f"face-space mutation needs an (n, {basis.mean.shape[0]}) uint8 block, got "
-                         f"{tuple(block.shape)} {block.dtype}")
+    basis.check_block(block)
     resets = reset_genes_tensor(block, indpb, seeds)
     generator = seeded_generator(block.device, seeds)
     draws = torch.randn((len(block), len(basis.std)), generator=generator, device=block.device)
@@ -123,11 +121,7 @@ def _sampled_columns(length: int, device: torch.device) -> torch.Tensor:
 
 
 def diversity_tensor(genes: torch.Tensor) -> float:
-    """``engine.diversity`` of genes on a device, the same number: only its sampled genes come to the host."""
-    return _sampled_diversity(genes) if genes.dtype == torch.uint8 else diversity(genes.cpu().numpy())
-
-
-def _sampled_diversity(genes: torch.Tensor) -> float:
+    """``engine.diversity`` of uint8 genes on a device, the same number: only its sampled genes come to the host."""
     starts, run = diversity_runs(genes.shape[1])
     sample = genes[:, _sampled_columns(genes.shape[1], genes.device)].cpu().numpy()  # (n, 1024): 100 KB at mu 100
     return mean_run_std(sample, np.arange(len(starts)) * run, run)
