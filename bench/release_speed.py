@@ -5,7 +5,8 @@ Each turn starts a fresh process per checkout, in turn, that imports that checko
 a warm-up, then three stretches of ``--generations``. Prints each process's rates as a JSON line, then the medians
 and the per-turn ratios to the first checkout. Only the ratios compare; the rates hold for this machine.
 
-Run: python bench/release_speed.py OTHER_CHECKOUT [MORE ...] [--turns 5] [--generations 500]
+Run: python bench/release_speed.py OTHER_CHECKOUT [MORE ...] [--turns 5] [--generations 500] [--options JSON]
+     (--options: evolve options for every checkout's loop, e.g. '{"genome_size": 16, "tv_weight": 0.1}')
      (git worktree add /tmp/prev REV makes a checkout of an earlier release)
 """
 
@@ -23,8 +24,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parents[1]
 
 
-def time_checkout(checkout: str, generations: int) -> dict:
-    """In this process: the default loop of ``checkout`` (first on sys.path), three stretches of ``generations``."""
+def time_checkout(checkout: str, generations: int, options: dict) -> dict:
+    """In this process: the default loop of ``checkout`` (first on sys.path) with more evolve ``options``, three
+    stretches of ``generations``."""
     sys.path.insert(0, checkout)
     import evoface
 
@@ -33,7 +35,7 @@ def time_checkout(checkout: str, generations: int) -> dict:
     from bench.ga_speed import time_generations, warm_run
 
     with tempfile.TemporaryDirectory() as tmp:
-        run, timed = warm_run(64, "cpu", Path(tmp), shipped=True, options={})
+        run, timed = warm_run(64, "cpu", Path(tmp), shipped=True, options=options)
         rates = [time_generations(run, timed, generations)[0] for _ in range(3)]
     return {"checkout": checkout, "precision": run.scorer.precision, "rates": rates}
 
@@ -43,16 +45,18 @@ def main() -> None:
     parser.add_argument("others", nargs="*", help="other checkouts to time against this one")
     parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--generations", type=int, default=500)
+    parser.add_argument("--options", default="{}", help="more evolve options (JSON), the same for every checkout")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a child process: time this checkout only
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(time_checkout(args.one, args.generations)))
+        print(json.dumps(time_checkout(args.one, args.generations, json.loads(args.options))))
         return
     checkouts = [str(Path(c).resolve()) for c in args.others] + [str(HERE)]
     medians = {c: [] for c in checkouts}
     for _ in range(args.turns):
         for checkout in checkouts:
-            out = subprocess.run([sys.executable, __file__, "--one", checkout, "--generations", str(args.generations)],
+            out = subprocess.run([sys.executable, __file__, "--one", checkout, "--generations", str(args.generations),
+                                  "--options", args.options],
                                  capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
             print(out, flush=True)
             medians[checkout].append(float(np.median(json.loads(out)["rates"])))

@@ -41,9 +41,10 @@ ENSEMBLE_RULES = ("min", "mean")
 # 45 us whatever its size), where in fp32 one pass and two ran at the same speed.
 CPU_CHUNK_PIXELS = 330_000
 ACTIVATION_BYTES = {"bf16": 2}  # per value, where not 4
-# The prior and target distances take the genes in blocks of up to this many: a generation's children in one product
-# (a larger product runs faster, and the distances keep no activations in cache), a large population in bounded
-# memory (each block's fp32 copies take 12.6 MB at 64 px)
+# The genes are scored in blocks of up to this many (or one forward chunk, where that is larger), each block rendered
+# once for the forward and the distances: the prior and target distances of a generation's children in one product (a
+# larger product runs faster, and the distances keep no activations in cache), a large population in bounded memory
+# (each block's fp32 copies take 12.6 MB at 64 px)
 DISTANCE_ROWS = 256
 GPU_BATCH = 1024
 PROBE_IMAGES, PROBE_RESET_SHARE = 64, 0.001  # the ranking probe: one noise genome and copies with 0.1% reset
@@ -150,19 +151,17 @@ class BatchScorer:
             return genes.view(-1, self.size, self.size, 3).permute(0, 3, 1, 2)
         return genes_to_tensor(genes, self.size)
 
-    def _faceness_terms(self, genes: torch.Tensor) -> torch.Tensor:
-        """The faceness, less the total variation where it is weighted, of one chunk of genes."""
-        images = self._images(genes)
+    def _faceness_terms(self, images: torch.Tensor) -> torch.Tensor:
+        """The faceness, less the total variation where it is weighted, of one chunk of images."""
         seen = gaussian_blur(images, self.blur_sigma) if self.blur_sigma else images
         scores = self.faceness(seen)
         if self.tv_weight:
             scores = scores - self.tv_weight * total_variation(images)
         return scores
 
-    def _distance_terms(self, genes: torch.Tensor) -> torch.Tensor:
-        """The weighted prior and target distances of up to ``DISTANCE_ROWS`` genes."""
-        images = self._images(genes)
-        terms = torch.zeros(len(genes), device=genes.device)
+    def _distance_terms(self, images: torch.Tensor) -> torch.Tensor:
+        """The weighted prior and target distances of a block of images."""
+        terms = torch.zeros(len(images), device=images.device)
         if self.prior is not None:
             terms = terms + self.prior_weight * self.prior(images)
         if self.target is not None:
@@ -177,8 +176,16 @@ class BatchScorer:
                                                                                                 non_blocking=True)
         step = self.batch_size or chunk_size(len(genes), self.device, self.size, self.precision)
         with full_precision(self.precision == "fp32"):  # a no-op unless "auto" fell back from a fast path
-            scores = torch.cat([self._faceness_terms(genes_t[i:i + step]) for i in range(0, len(genes_t), step)])
-            if self.prior is not None or self.target is not None:
-                scores = scores - torch.cat([self._distance_terms(genes_t[i:i + DISTANCE_ROWS])
-                                             for i in range(0, len(genes_t), DISTANCE_ROWS)])
+            rows = step * max(1, DISTANCE_ROWS // step)
+            scores = torch.cat([self._block_scores(self._images(genes_t[i:i + rows]), step)
+                                for i in range(0, len(genes_t), rows)])
         return scores.double().cpu().numpy()
+
+    def _block_scores(self, images: torch.Tensor, step: int) -> torch.Tensor:
+        """The fitness of a block of images, each rendered once for both terms: the forward in chunks of ``step``
+        (a whole number of them per block, so the chunks are the ones the genes would make without blocks), the
+        distances in one pass."""
+        scores = torch.cat([self._faceness_terms(images[i:i + step]) for i in range(0, len(images), step)])
+        if self.prior is not None or self.target is not None:
+            scores = scores - self._distance_terms(images)
+        return scores

@@ -279,4 +279,30 @@ def test_the_prior_scored_in_blocks_scores_as_in_one(monkeypatch):
     genes = faces[:10].reshape(10, -1).numpy()
     whole = scorer(genes)
     monkeypatch.setattr(scoring, "DISTANCE_ROWS", 3)  # a large population: blocks of bounded memory
+    scorer.batch_size = 1
     np.testing.assert_allclose(scorer(genes), whole, rtol=0, atol=1e-6)
+
+
+def test_a_rendered_genome_is_rendered_once_per_block_and_scored_as_the_formula(monkeypatch):
+    import torch
+
+    from evoface import rendering, scoring
+    from neural.face_space import FaceSpaceConfig, fit_face_space
+    from neural.faceness import FacenessConfig, FacenessNet
+
+    torch.manual_seed(0)
+    model = FacenessNet(FacenessConfig(size=32)).eval()
+    prior = fit_face_space(torch.randint(0, 256, (40, 32, 32, 3), dtype=torch.uint8), FaceSpaceConfig(32, 8))
+    scorer = scoring.BatchScorer(model, torch.device("cpu"), genome_size=8, tv_weight=0.1, precision="fp32",
+                                 prior=prior, prior_weight=2.0, batch_size=2)
+    genes = np.random.default_rng(1).integers(0, 256, (7, 8 * 8 * 3), dtype=np.uint8)
+    renders = []
+    monkeypatch.setattr(scoring, "genes_to_tensor", lambda g, size: renders.append(len(g)) or
+                        rendering.genes_to_tensor(g, size))
+    monkeypatch.setattr(scoring, "DISTANCE_ROWS", 4)  # blocks of 4 rows: 2 forward chunks each
+    scores = scorer(genes)
+    assert renders == [4, 3]
+    images = rendering.genes_to_tensor(genes, 32)
+    with torch.no_grad():
+        expected = model(images) - 0.1 * rendering.total_variation(images) - 2.0 * prior(images)
+    np.testing.assert_allclose(scores, expected.double().numpy(), rtol=0, atol=1e-5)
