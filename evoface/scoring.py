@@ -7,10 +7,10 @@ import copy
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from evoface.core.errors import InputError
 from evoface.core.onednn import Graphed
+from evoface.core.packed_convs import fold_batch_norms
 from evoface.rendering import gaussian_blur, genes_to_tensor, total_variation
 from neural.faceness import FacenessNet
 from neural.precision import at_precision, full_precision, keeps_ranking, resolve_precision
@@ -20,14 +20,8 @@ def fuse_for_inference(model: FacenessNet) -> FacenessNet:
     """An eval-mode copy with each BatchNorm folded into the convolution before it and the dropouts (no-ops in eval
     mode) removed: the same outputs from fewer module calls. ``BatchScorer`` runs it as one oneDNN graph
     (``evoface.core.onednn.Graphed``)."""
-    fused = copy.deepcopy(model).eval()
-    layers = []
-    for layer in fused.features:
-        if isinstance(layer, nn.BatchNorm2d) and layers and isinstance(layers[-1], nn.Conv2d):
-            layers[-1] = fuse_conv_bn_eval(layers[-1], layer)
-        elif not isinstance(layer, nn.Dropout2d):
-            layers.append(layer)
-    fused.features = nn.Sequential(*layers)
+    fused = fold_batch_norms(copy.deepcopy(model).eval())
+    fused.features = nn.Sequential(*(layer for layer in fused.features if not isinstance(layer, nn.Dropout2d)))
     fused.head = nn.Sequential(*(layer for layer in fused.head if not isinstance(layer, nn.Dropout)))
     return fused
 

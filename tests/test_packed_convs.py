@@ -1,5 +1,5 @@
-"""bf16 convolutions with packed weights (evoface.core.packed_convs) against autocast's convolutions and their fp32
-reference, alone and as the scorer's bf16 path."""
+"""Convolutions with packed weights (evoface.core.packed_convs) against autocast's convolutions and their fp32
+reference, alone and as the scorer's bf16 path; transposed convolutions (a decoder's) packed in fp32 and bf16."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import pickle
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from evoface.core import onednn
-from evoface.core.packed_convs import PackedConv2d, pack_convolutions
+from evoface.core.packed_convs import (PackedConv2d, PackedConvTranspose2d, fold_batch_norms, pack_convolutions,
+                                       sub_pixel_weight)
 
 needs_onednn = pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="torch was built without oneDNN")
 
@@ -99,3 +101,72 @@ def test_with_gradients_a_packed_convolution_trains_as_its_layers():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         packed(inputs()).float().sum().backward()
     assert packed[0].conv.weight.grad is not None
+
+
+def deconv_net() -> nn.Module:
+    """A small decoder: 1 -> 4 px (a product), 4 -> 8 px (oneDNN's transposed kernel), 8 -> 16 px with 3 outputs
+    (sub-pixel), BatchNorms with running statistics of their own."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.ConvTranspose2d(12, 32, 4, 1, 0, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+                        nn.ConvTranspose2d(32, 16, 4, 2, 1, bias=False), nn.BatchNorm2d(16), nn.LeakyReLU(0.2),
+                        nn.ConvTranspose2d(16, 3, 4, 2, 1), nn.Tanh())
+    for norm in (net[1], net[4]):
+        norm.running_mean.uniform_(-0.5, 0.5), norm.running_var.uniform_(0.5, 2.0), norm.weight.data.uniform_(0.5, 2)
+    return net.eval()
+
+
+def codes(n: int = 6) -> torch.Tensor:
+    return torch.randn(n, 12, 1, 1, generator=torch.Generator().manual_seed(2))
+
+
+def test_sub_pixel_weight_turns_a_transposed_convolution_into_a_pixel_shuffled_convolution():
+    generator = torch.Generator().manual_seed(3)
+    weight = torch.randn(5, 2, 4, 4, generator=generator, dtype=torch.float64)
+    x = torch.randn(2, 5, 6, 7, generator=generator, dtype=torch.float64)
+    shuffled = F.pixel_shuffle(F.conv2d(x, sub_pixel_weight(weight), padding=1), 2)
+    torch.testing.assert_close(shuffled, F.conv_transpose2d(x, weight, stride=2, padding=1), rtol=0, atol=1e-12)
+
+
+@needs_onednn
+def test_a_folded_packed_decoder_decodes_as_its_layers_in_fp32():
+    net = deconv_net()
+    fast = pack_convolutions(fold_batch_norms(copy.deepcopy(net)))
+    assert [type(layer) for layer in fast] == [PackedConvTranspose2d] * 3
+    assert [layer.post_op for layer in fast] == ["relu", "leaky_relu", "tanh"]
+    assert fast[0].from_one_pixel(codes().shape) and fast[2].sub_pixel and not fast[1].sub_pixel
+    with torch.inference_mode():
+        z = codes()
+        assert fast[0].runs_packed(z)
+        expected = net(z)
+        torch.testing.assert_close(fast(z), expected, rtol=0, atol=2e-6)
+        for i in range(len(z)):  # a code's image is the same alone as in a batch
+            assert torch.equal(fast(z[i:i + 1])[0], fast(z)[i])
+        with onednn.plain():
+            assert not fast[0].runs_packed(z)
+            torch.testing.assert_close(fast(z), expected, rtol=0, atol=2e-6)  # the folded layers, unpacked
+
+
+@needs_onednn
+def test_under_autocast_packed_transposed_convolutions_run_bf16():
+    net = deconv_net()
+    fast = pack_convolutions(fold_batch_norms(copy.deepcopy(net)))
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = fast(codes())
+        assert out.dtype == torch.bfloat16 and fast[1].kernels and next(iter(fast[1].kernels))[0] == torch.bfloat16
+    with torch.inference_mode():
+        assert (out.float() - net(codes())).abs().max() < 0.05
+
+
+def test_with_gradients_a_packed_transposed_convolution_runs_its_layers():
+    net = deconv_net()
+    fast = pack_convolutions(copy.deepcopy(net))
+    z = codes().requires_grad_()
+    assert not fast[0].runs_packed(z)
+    fast(z).sum().backward()
+    assert z.grad is not None and not fast[0].kernels
+    torch.testing.assert_close(fast(codes()), net(codes()))
+
+
+def test_batch_norms_in_training_mode_are_not_folded():
+    net = deconv_net().train()
+    assert [type(layer) for layer in fold_batch_norms(copy.deepcopy(net))] == [type(layer) for layer in net]
