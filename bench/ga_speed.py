@@ -67,20 +67,20 @@ class TimedScorer:
 
 
 def warm_run(size: int, device: str, workdir: Path, batch_size: int | None = None, precision: str = "auto",
-             shipped: bool = False, heap_blocks: bool = True,
-             options: dict | None = None) -> tuple[EvolveRun, TimedScorer]:
-    """An EvolveRun of an untrained faceness net at ``size`` px (mu=100, q=20; ``shipped``: the shipped 64 px
-    model), warmed up, its scorer timed; one forward pass per ``batch_size`` images (None: the default chunks), the
+             shipped: bool = False, heap_blocks: bool = True, options: dict | None = None,
+             width: int = FacenessConfig.width) -> tuple[EvolveRun, TimedScorer]:
+    """An EvolveRun of an untrained faceness net at ``size`` px and first-block ``width`` (mu=100, q=20; ``shipped``:
+    the shipped 64 px model), warmed up, its scorer timed; one forward pass per ``batch_size`` images (None: the default chunks), the
     models at ``precision``; glibc's thresholds fixed in the loop unless not ``heap_blocks``; ``options``: more
     evolve options (default: the pixel GA's original fitness and mutation, which every size has; the default
     realism prior and face-space mutation ship for 64 px only)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    model_path = workdir / f"faceness{size}.pt"
-    save_faceness(FacenessNet(FacenessConfig(size=size)).eval(), model_path)
+    model_path = workdir / f"faceness{size}-{width}.pt"
+    save_faceness(FacenessNet(FacenessConfig(size=size, width=width)).eval(), model_path)
     options = dict(ORIGINAL if options is None else options)
     name = "-".join(f"{k}={v}" for k, v in options.items())
     use_onednn = options.pop("onednn", True)
-    config = EvolveConfig(out=str(workdir / f"run{size}-{batch_size}-{precision}-{shipped}-{name}"),
+    config = EvolveConfig(out=str(workdir / f"run{size}-{width}-{batch_size}-{precision}-{shipped}-{name}"),
                           fitness=None if shipped else str(model_path), generations=WARMUP_GENERATIONS,
                           checkpoint_every=10**9, snapshot_every=10**9, device=device, seed=0, precision=precision,
                           **options)
@@ -561,6 +561,31 @@ def print_engines(device: str, generations: int, repeats: int) -> None:
     print(f"tensor / fast: {np.median(ratios):.2f}x ({ratios.min():.2f}-{ratios.max():.2f}x)")
 
 
+def print_loop_widths(device: str, generations: int, repeats: int, widths: tuple[int, ...] = (16, 8)) -> None:
+    """The default 64 px loop (face-space prior and mutation) with untrained faceness nets of each first-block width
+    (16: the shipped one's), bf16 where the CPU has AMX's tiles (an untrained net's scores all but tie, so "auto"'s
+    probe would fall back to fp32), taking turns: where a generation goes, and what a slimmer net would save."""
+    import torch
+
+    from neural.precision import resolve_precision
+
+    precision = resolve_precision("auto", torch.device(device))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}, CPU {cpu_model()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = {width: warm_run(64, device, Path(tmp), precision=precision, options={}, width=width)
+                for width in widths}
+        turns = take_turns({width: lambda r=run: time_default_parts(*r, generations) for width, run in runs.items()},
+                           repeats)
+    print(f"\n== the default loop at 64 px by the faceness net's width ({precision}; ms a generation, median of "
+          f"{repeats} turns of {generations})")
+    first = np.array([turn["generation"] for turn in turns[widths[0]]])
+    for width in widths:
+        medians = {name: float(np.median([turn[name] for turn in turns[width]])) for name in turns[width][0]}
+        ratios = first / np.array([turn["generation"] for turn in turns[width]])
+        print(f"width {width:>2}: " + ", ".join(f"{name} {value:.2f}" for name, value in medians.items())
+              + f"; generations/s {np.median(ratios):.2f}x width {widths[0]} ({ratios.min():.2f}-{ratios.max():.2f}x)")
+
+
 def print_goal(device: str, generations: int) -> None:
     """A default ``evolve`` run of ``generations`` on ``device`` (engine auto), timed from start to end: loading,
     the precision probe, the snapshot and checkpoint cadence and the final outputs included."""
@@ -589,6 +614,8 @@ def main() -> None:
     parser.add_argument("--allocator", action="store_true", help="only the loop with and without fixed thresholds")
     parser.add_argument("--products", action="store_true", help="only the face space's products, kernel by kernel")
     parser.add_argument("--engines", action="store_true", help="only the default loop on the tensor and fast engines")
+    parser.add_argument("--widths", action="store_true",
+                        help="only the default loop with faceness nets of width 16 and 8, in turns")
     parser.add_argument("--goal", type=int, metavar="GENERATIONS",
                         help="only a default evolve run of this many generations on --device, timed end to end")
     parser.add_argument("--loop-rate", choices=("on", "off"), help=argparse.SUPPRESS)  # one --allocator process
@@ -610,6 +637,9 @@ def main() -> None:
         return
     if args.goal:
         print_goal(args.device, args.goal)
+        return
+    if args.widths:
+        print_loop_widths(args.device, args.generations, args.repeats)
         return
     if args.side_by_side:
         print_side_by_side(args.device, args.generations, args.repeats)
