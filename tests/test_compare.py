@@ -32,6 +32,14 @@ def test_fid_of_a_set_against_itself_is_zero(features):
 
 
 @requires_shared
+def test_features_do_not_depend_on_the_batch_size(inception, features):
+    celeba = load_folder(CELEBA, 64, limit=160, seed=4, quiet=True).images[:12]  # the fixture's first 12 images
+    assert fid_module.CPU_BATCH < 12
+    np.testing.assert_allclose(inception_features(inception, celeba, batch_size=12), features[0][:12], rtol=0,
+                               atol=1e-5)
+
+
+@requires_shared
 def test_fid_separates_faces_from_objects(features):
     celeba, cifar = features
     halves = frechet_distance(celeba[:80], celeba[80:])

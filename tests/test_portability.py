@@ -1,4 +1,5 @@
-"""The kernels' row copies refuse to run past a row, and the allocator setting holds only inside the evolve loop."""
+"""The kernels' row copies refuse to run past a row, and the allocator setting holds only inside its blocks (the evolve
+loop, FID features)."""
 
 import platform
 from pathlib import Path
@@ -38,3 +39,14 @@ def test_large_blocks_come_from_the_heap_only_inside_the_evolve_loop():
     assert not in_heap(after)
     with large_blocks_on_heap(enabled=False) as applied:
         assert not applied and not in_heap(np.ones(4 * 1024 * 1024, np.uint8))
+
+
+@pytest.mark.skipif(not GLIBC, reason="the allocator setting applies to glibc only")
+def test_a_nested_block_leaves_the_outer_ones_setting_in_place():
+    with large_blocks_on_heap():
+        with large_blocks_on_heap() as applied:  # as FID features taken inside another such block
+            assert applied
+        inside = np.ones(24 * 1024 * 1024, np.uint8)  # kept, so that the block after it cannot reuse its heap
+        assert in_heap(inside)
+    after = np.ones(24 * 1024 * 1024, np.uint8)
+    assert not in_heap(after)

@@ -40,14 +40,22 @@ def _set_thresholds(mmap_threshold: int, trim_threshold: int) -> bool:
         mallopt(M_TRIM_THRESHOLD, trim_threshold))
 
 
+_depth = 0  # blocks entered and applied, nested ones included
+
+
 @contextmanager
 def large_blocks_on_heap(enabled: bool = True) -> Iterator[bool]:
     """Within the block, glibc serves blocks up to 32 MiB from the heap and keeps up to 512 MiB of freed heap; yields
-    whether that applied (False off glibc, or when not ``enabled``). On exit both thresholds go back to glibc's start
-    value, 128 KiB (fixed from then on: glibc raises them dynamically only until a program first sets them)."""
-    applied = enabled and _set_thresholds(MMAP_THRESHOLD, TRIM_THRESHOLD)
+    whether that applied (False off glibc, or when not ``enabled``). On leaving the outermost such block both
+    thresholds go back to glibc's start value, 128 KiB (fixed from then on: glibc raises them dynamically only until
+    a program first sets them); a nested block leaves them as the outer one set them."""
+    global _depth
+    applied = enabled and (_depth > 0 or _set_thresholds(MMAP_THRESHOLD, TRIM_THRESHOLD))
+    _depth += int(applied)
     try:
         yield applied
     finally:
         if applied:
-            _set_thresholds(GLIBC_START_THRESHOLD, GLIBC_START_THRESHOLD)
+            _depth -= 1
+            if not _depth:
+                _set_thresholds(GLIBC_START_THRESHOLD, GLIBC_START_THRESHOLD)
