@@ -69,11 +69,11 @@ class TimedScorer:
 def warm_run(size: int, device: str, workdir: Path, batch_size: int | None = None, precision: str = "auto",
              shipped: bool = False, heap_blocks: bool = True, options: dict | None = None,
              width: int = FacenessConfig.width) -> tuple[EvolveRun, TimedScorer]:
-    """An EvolveRun of an untrained faceness net at ``size`` px and first-block ``width`` (mu=100, q=20; ``shipped``:
-    the shipped 64 px model), warmed up, its scorer timed; one forward pass per ``batch_size`` images (None: the default chunks), the
-    models at ``precision``; glibc's thresholds fixed in the loop unless not ``heap_blocks``; ``options``: more
-    evolve options (default: the pixel GA's original fitness and mutation, which every size has; the default
-    realism prior and face-space mutation ship for 64 px only)."""
+    """An EvolveRun of an untrained faceness net at ``size`` px and first-block ``width`` (mu=100, q=20;
+    ``shipped``: the shipped 64 px model), warmed up, its scorer timed; one forward pass per ``batch_size`` images
+    (None: the default chunks), the models at ``precision``; glibc's thresholds fixed in the loop unless not
+    ``heap_blocks``; ``options``: more evolve options (default: the pixel GA's original fitness and mutation, which
+    every size has; the default realism prior and face-space mutation ship for 64 px only)."""
     workdir.mkdir(parents=True, exist_ok=True)
     model_path = workdir / f"faceness{size}-{width}.pt"
     save_faceness(FacenessNet(FacenessConfig(size=size, width=width)).eval(), model_path)

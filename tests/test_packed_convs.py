@@ -139,8 +139,9 @@ def test_a_folded_packed_decoder_decodes_as_its_layers_in_fp32():
         assert fast[0].runs_packed(z)
         expected = net(z)
         torch.testing.assert_close(fast(z), expected, rtol=0, atol=2e-6)
-        for i in range(len(z)):  # a code's image is the same alone as in a batch
-            assert torch.equal(fast(z[i:i + 1])[0], fast(z)[i])
+        for n in (1, 2, 3, 5):  # a code's image is the same alone or in any batch
+            for i in range(0, len(z) - n + 1, n):
+                assert torch.equal(fast(z[i:i + n]), fast(z)[i:i + n])
         with onednn.plain():
             assert not fast[0].runs_packed(z)
             torch.testing.assert_close(fast(z), expected, rtol=0, atol=2e-6)  # the folded layers, unpacked
@@ -170,3 +171,40 @@ def test_with_gradients_a_packed_transposed_convolution_runs_its_layers():
 def test_batch_norms_in_training_mode_are_not_folded():
     net = deconv_net().train()
     assert [type(layer) for layer in fold_batch_norms(copy.deepcopy(net))] == [type(layer) for layer in net]
+    net.eval()[0].train()  # a convolution in training mode before an eval-mode BatchNorm: that pair stays
+    assert [type(layer) for layer in fold_batch_norms(net)][:3] == [nn.ConvTranspose2d, nn.BatchNorm2d, nn.ReLU]
+
+
+@needs_onednn
+@pytest.mark.parametrize("layer, side", [
+    (nn.ConvTranspose2d(6, 4, 3, stride=2, padding=1, output_padding=1), 5),
+    (nn.ConvTranspose2d(6, 4, (3, 5), stride=(1, 2), padding=(1, 2), bias=False), 6),
+    (nn.ConvTranspose2d(6, 4, 3, stride=1, padding=2, dilation=2), 5),
+    (nn.ConvTranspose2d(6, 4, 4, stride=2, padding=1, groups=2), 5),
+    (nn.ConvTranspose2d(6, 5, 4, stride=2, padding=1, bias=False), 5),  # sub-pixel, no bias
+    (nn.ConvTranspose2d(6, 4, 4, stride=3, padding=0), 1),  # one pixel, stride 3
+    (nn.ConvTranspose2d(6, 4, (2, 3), stride=2, padding=0, bias=False), 1),  # one pixel, no bias
+])
+@pytest.mark.parametrize("activation", [None, nn.ReLU(inplace=True), nn.Tanh()])
+def test_a_packed_transposed_convolution_of_any_geometry_is_its_layers(layer, side, activation):
+    torch.manual_seed(0)
+    layer = layer.eval()
+    packed = PackedConvTranspose2d(layer, activation)
+    x = torch.randn(3, 6, side, side)
+    with torch.inference_mode():
+        expected = packed.reference(x.clone())
+        assert packed.runs_packed(x)
+        torch.testing.assert_close(packed(x), expected, rtol=0, atol=1e-5)
+        torch.testing.assert_close(packed(x[:1]), expected[:1], rtol=0, atol=1e-5)
+
+
+@needs_onednn
+def test_packed_weights_are_kept_for_a_bounded_number_of_input_shapes():
+    from evoface.core.packed_convs import PACKED_SHAPES
+
+    packed = pack_convolutions(fold_batch_norms(deconv_net()))
+    with torch.inference_mode():
+        for n in range(1, PACKED_SHAPES + 4):
+            packed(codes(n))
+    assert len(packed[1].kernels) == PACKED_SHAPES and (torch.float32, (PACKED_SHAPES + 3, 32, 4, 4)) == \
+        next(reversed(packed[1].kernels))[:2]
