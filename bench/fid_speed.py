@@ -81,6 +81,8 @@ def main() -> None:
         print(time_checkout(args.one, args, Path(args.out)))
         return
     if args.against:
+        if not (Path(args.against) / "neural" / "fid.py").is_file():
+            parser.error(f"{args.against} is not a checkout of evoface (no neural/fid.py in it)")
         compare_checkouts(args)
         return
     from fitness_data.folder import load_folder

@@ -45,18 +45,22 @@ def main() -> None:
     parser.add_argument("others", nargs="*", help="other checkouts to time against this one")
     parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--generations", type=int, default=500)
-    parser.add_argument("--options", default="{}", help="more evolve options (JSON), the same for every checkout")
+    parser.add_argument("--options", default={}, type=json.loads,
+                        help="more evolve options (JSON), the same for every checkout")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a child process: time this checkout only
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(time_checkout(args.one, args.generations, json.loads(args.options))))
+        print(json.dumps(time_checkout(args.one, args.generations, args.options)))
         return
     checkouts = [str(Path(c).resolve()) for c in args.others] + [str(HERE)]
+    for checkout in checkouts:
+        if not (Path(checkout) / "evoface").is_dir():
+            parser.error(f"{checkout} is not a checkout of evoface (no evoface/ folder in it)")
     medians = {c: [] for c in checkouts}
     for _ in range(args.turns):
         for checkout in checkouts:
             out = subprocess.run([sys.executable, __file__, "--one", checkout, "--generations", str(args.generations),
-                                  "--options", args.options],
+                                  "--options", json.dumps(args.options)],
                                  capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
             print(out, flush=True)
             medians[checkout].append(float(np.median(json.loads(out)["rates"])))
