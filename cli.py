@@ -7,8 +7,10 @@ import sys
 import click
 
 from evoface.core.errors import InputError
+from evoface.core.interrupts import Interrupted, sigterm_as_ctrl_c
 from evoface.core.options import ConfigCommand, Duration, command_config, config_options, typed_options
 from evoface.core.words import plural
+from evoface.qd.measure_words import MEASURE_HELP
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -18,10 +20,13 @@ def evoface():
 
 
 FITNESS_CONFIG = "neural.fitness_training:FitnessTrainConfig"
-EVOLVE_CONFIG = "evoface.evolve:EvolveConfig"
+EVOLVE_CONFIG = "evoface.evolve_config:EvolveConfig"
 RUN_DIR = click.Path(file_okay=False)
 DEVICE_HELP = {"help": "auto, cpu or cuda."}
 SEED_HELP = {"help": "Seed for every random draw."}
+KERNELS_HELP = {"help": "auto: the CPU fast paths this machine runs (oneDNN graphs and products, packed convolutions, "
+                        "glibc's heap thresholds); plain: plain torch everywhere. EVOFACE_KERNELS=plain in the "
+                        "environment forces plain."}
 RESUME = click.option("--resume", "resume_dir", type=RUN_DIR,
                       help="Continue the run in this folder; only the options listed in the error for others may "
                            "be typed with it.")
@@ -140,6 +145,7 @@ def train_fitness_command(resume_dir, refine, **_):
                            "(slow to start); auto: bf16 where the CPU has AMX bf16 tiles and it ranks children of "
                            "this run's mutation (latent runs: copies of a genome with 0.1% resets) as fp32 does, "
                            "else fp32."}),
+    ("kernels", KERNELS_HELP),
     ("seed", SEED_HELP),
     ("engine", {"help": "fast: the one-buffer numba engine; tensor: the same GA as torch tensor ops on --device "
                         "(on a GPU the whole generation runs there; --mutation reset or face-space); auto: tensor on "
@@ -156,14 +162,64 @@ def train_fitness_command(resume_dir, refine, **_):
 def evolve_command(resume_dir, **_):
     """Evolve images from uniform noise towards faces with the DEAP pixel GA, or (--genome latent) the latent codes
     of a GAN or VAE decoder."""
-    from evoface.evolve import EvolveConfig, evolve
+    from evoface.evolve_config import EvolveConfig
 
     config, resume = command_config(EvolveConfig, resume_dir)
-    summary = evolve(config, resume=resume)
+    if config.islands > 1:
+        from evoface.islands import evolve_islands as run_evolve
+    else:
+        from evoface.evolve import evolve as run_evolve
+    summary = run_evolve(config, resume=resume)
     note = f"; {summary['precision_note']}" if summary.get("precision_note") else ""
     note += "; the tensor engine (the GA on --device)" if summary.get("engine") == "tensor" else ""
+    chosen = f"kernels {summary['kernels']}" + (f", precision {summary['precision']}" if "precision" in summary else "")
     click.echo(f"{summary['reason']} at generation {summary['generation']}: best faceness "
-               f"{summary['best_fitness']:.4f}; grid {summary['grid']}, timelapse {summary['gif']}{note}")
+               f"{summary['best_fitness']:.4f}; grid {summary['grid']}, timelapse {summary['gif']}; {chosen}{note}")
+
+
+def evolve_specs(*names: str) -> list:
+    """evolve's option specs (help included) for its fields ``names``: another command with the same fields."""
+    specs = [spec for _, spec in evolve_command.callback.__config_options__]
+    return [spec for spec in specs if (spec if isinstance(spec, str) else spec[0]) in names]
+
+
+@evoface.command("illuminate", cls=ConfigCommand)
+@config_options(
+    "evoface.illuminate_config:IlluminateConfig",
+    ("out", {"type": RUN_DIR, "help": "Run directory to create."}),
+    ("genome", {"help": "latent: the codes of --decoder; pixel: the 64x64x3 uint8 image."}),
+    *evolve_specs("decoder", "fitness", "ensemble", "ensemble_rule", "size", "prior", "prior_model", "prior_weight",
+                  "target", "target_space", "target_weight"),
+    ("faceness_cap", {"help": "Satisfice: faceness above this counts as this, so the map fills with distinct faces "
+                              "rather than super-stimuli (1 = no cap; default: 0.98)."}),
+    ("measures", {"help": "The map's axes: " + MEASURE_HELP + "."}),
+    ("ranges", {"help": "LOW:HIGH per measure, comma-separated (default: real faces' 1st-99th percentiles; stored "
+                        "in RUN/config.json)."}),
+    ("cells", {"help": "Cells per measure, e.g. 10x10 (at most 10,000 in all)."}),
+    ("emitters", {"help": "cma-me: CMA-ME, latent genome only; ga: MAP-Elites with the GA's normal-point crossover "
+                          "and its mutation (default: cma-me for the latent genome, ga for the pixel one; see "
+                          "README)."}),
+    ("emitter_count", {"help": "Emitters run side by side."}),
+    ("batch", {"help": "Genomes each emitter asks for per iteration (scored in one batch)."}),
+    ("iterations", {"help": "Stop at this many ask/tell rounds in total (typing any stopping rule drops the "
+                            "others' defaults)."}),
+    ("evaluations", {"help": "Stop at this many genomes scored in total."}),
+    ("time_limit", {"type": Duration(), "help": "Stop after this much time in total (e.g. 5m)."}),
+    ("checkpoint_every", {"help": "Checkpoint every K iterations."}),
+    ("snapshot_every", {"help": "Redraw map.png (which the studio's runs page shows) every K iterations."}),
+    *evolve_specs("sigma", "indpb", "face_step", "face_pull"),
+    ("latent_sigma", {"help": "Latent: CMA-ME's first step size; the GA emitter's mutation std."}),
+    *evolve_specs("latent_indpb", "device", "precision", "kernels", "seed"))
+@RESUME
+def illuminate_command(resume_dir, **_):
+    """Quality-diversity map of faces (MAP-Elites / CMA-ME with pyribs): the best face in each cell of a grid over
+    measures such as lightness or skin tone."""
+    from evoface.illuminate import IlluminateConfig, illuminate
+
+    summary = illuminate(*command_config(IlluminateConfig, resume_dir))
+    best = "none yet" if summary["best"] is None else f"{summary['best']:.4f}"
+    click.echo(f"{summary['reason']} at {summary['evaluations']} evaluations: coverage {summary['coverage']:.0%}, "
+               f"QD-score {summary['qd_score']:.2f}, best {best}; map {summary['map']}")
 
 
 def generative_options(target: str, *own: str | tuple):
@@ -238,23 +294,25 @@ def train_vae_command(resume_dir, **_):
     ("seed", SEED_HELP))
 def train_prior_command(**_):
     """Fit the face-space realism prior (principal components of face crops) that evolve's default fitness uses."""
+    from evoface.core.rundir import best_checkpoint
     from neural.face_space_training import PriorTrainConfig, train_prior
 
     config = command_config(PriorTrainConfig)[0]
     metrics = train_prior(config)
     held, noise = metrics["held_out_faces"].get("median"), metrics["uniform_noise"]["median"]
     click.echo(f"distance from face space, median: held-out faces {held if held is None else round(held, 4)}, "
-               f"uniform noise {noise:.4f}; prior in {config.out}/checkpoints/best.pt")
+               f"uniform noise {noise:.4f}; prior in {best_checkpoint(config.out)}")
 
 
 @evoface.command("sample", cls=ConfigCommand)
 @config_options(
     "evoface.sampling:SampleConfig",
     ("source", {"flags": ("--model",), "type": click.Path(),
-                "help": "A GAN or VAE checkpoint, gan or vae (the shipped ones), or an evolve run directory."}),
+                "help": "A GAN or VAE checkpoint, gan or vae (the shipped ones), or an evolve or "
+                                   "illuminate run directory (an illuminate run gives its elites, best first)."}),
     ("n", {"flags": ("-n",), "help": "Number of images."}),
     ("out", {"type": click.Path(), "help": "An image path (.png, .jpg, ...) for a grid, or a folder for N images."}),
-    ("device", DEVICE_HELP), ("seed", SEED_HELP))
+    ("device", DEVICE_HELP), ("kernels", KERNELS_HELP), ("seed", SEED_HELP))
 def sample_command(**_):
     """Write a grid image, or a folder of N images (for FID), from a trained generator or an evolve run."""
     from evoface.sampling import SampleConfig, sample
@@ -265,7 +323,7 @@ def sample_command(**_):
 @evoface.command("compare", cls=ConfigCommand)
 @config_options(
     "evoface.compare:CompareConfig",
-    ("ga", {"metavar": "RUN", "help": "Evolve run directory (repeatable)."}),
+    ("ga", {"metavar": "RUN", "help": "Evolve run directory, or illuminate run (its map's elites) (repeatable)."}),
     ("vae", {"type": click.Path(), "help": "VAE checkpoint."}),
     ("gan", {"type": click.Path(), "help": "GAN checkpoint."}),
     ("real", {"type": click.Path(), "help": "Folder of real faces (at least -n images)."}),
@@ -280,7 +338,7 @@ def sample_command(**_):
     ("meqfi_sheet", {"is_flag": True, "help": "Also write a blank MEQFI rating sheet for the shown images."}),
     ("meqfi_scores", {"type": click.Path(dir_okay=False),
                       "help": "Score a filled-in MEQFI sheet (alone, or alongside a comparison)."}),
-    ("device", DEVICE_HELP), ("seed", SEED_HELP))
+    ("device", DEVICE_HELP), ("kernels", KERNELS_HELP), ("seed", SEED_HELP))
 def compare_command(**_):
     """GA / VAE / GAN / real faces side by side: a figure, FID, KID, faceness, face-detector rate, cost."""
     from evoface.compare import CompareConfig, compare_report
@@ -301,15 +359,18 @@ def compare_command(**_):
     ("epochs", {"help": "Fine-tuning epochs a round."}),
     ("max_images", {"help": "Use at most this many images from each source."}),
     ("genome_size", {"help": "Evolve G x G genomes (see evolve --genome-size)."}),
-    "tv_weight", ("device", DEVICE_HELP), ("seed", SEED_HELP))
+    "tv_weight", ("device", DEVICE_HELP), ("kernels", KERNELS_HELP), ("seed", SEED_HELP))
 def refine_rounds_command(**_):
     """Alternate evolve runs and refinement of the faceness model with their images as non-faces."""
     from evoface.refine_rounds import RefineRoundsConfig, refine_rounds
 
     config = command_config(RefineRoundsConfig)[0]
     rows = refine_rounds(config)
-    click.echo(f"{plural(len(rows), 'round')} done; the last model is {rows[-1]['model'] if rows else '-'} refined "
-               f"into {config.out}/round{len(rows) - 1}/fit")
+    if len(rows) < config.rounds:
+        click.echo(f"{plural(len(rows), 'round')} of {config.rounds} done: run the same command again to resume")
+    else:
+        click.echo(f"{plural(len(rows), 'round')} done; the last model is {rows[-1]['model']} refined into "
+                   f"{config.out}/round{len(rows) - 1}/fit")
 
 
 @evoface.command("studio", cls=ConfigCommand)
@@ -329,24 +390,25 @@ def refine_rounds_command(**_):
     ("port", {"help": "Port to listen on (0: any free port)."}),
     ("runs", {"type": click.Path(file_okay=False),
               "help": "Folder whose runs the runs page lists, live (default: the one holding the session)."}),
+    ("kernels", KERNELS_HELP),
     ("seed", {"help": "Seed of the first grid and the operators."}))
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
               help="Reopen this session where it was (with --host, --port or --runs if need be).")
 def studio_command(resume_dir, **_):
     """Evolve faces by eye in the browser: a local web page shows a grid, you pick, the GA breeds."""
-    from evoface.studio.server import serve
-    from evoface.studio.session import LOCAL_HOST, StudioSession, StudioConfig
+    from evoface.studio.server import open_and_serve
+    from evoface.studio.session import LOCAL_HOST, StudioConfig
 
     # a resumed session listens on this machine only unless --host is typed again
     local = {"host": LOCAL_HOST} if resume_dir and "host" not in typed_options() else {}
-    config, resume = command_config(StudioConfig, resume_dir, **local)
-    serve(StudioSession(config, resume=resume))
+    open_and_serve(*command_config(StudioConfig, resume_dir, **local))
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: InputError and usage errors print one line and exit with code 2."""
     try:
-        result = evoface.main(args=argv, prog_name="evoface", standalone_mode=False)
+        with sigterm_as_ctrl_c():
+            result = evoface.main(args=argv, prog_name="evoface", standalone_mode=False)
         sys.exit(result if isinstance(result, int) else 0)
     except (InputError, click.ClickException) as exc:
         message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
@@ -359,7 +421,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         click.echo("interrupted", err=True)
         sys.exit(130)
 

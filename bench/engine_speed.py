@@ -18,8 +18,9 @@ from deap import base, tools
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.ga_speed import TimedScorer, time_generations  # noqa: E402
-from evoface.evolve import EvolveConfig, EvolveRun  # noqa: E402
+from bench.loop_timing import TimedScorer, time_generations, timed_run  # noqa: E402
+from evoface.evolve_build import Evolution  # noqa: E402
+from evoface.evolve_config import EvolveConfig  # noqa: E402
 
 WARMUP_GENERATIONS = 10
 
@@ -33,15 +34,10 @@ def deap_operators() -> base.Toolbox:
 
 
 def warm_run(workdir: Path, name: str, engine: str, toolbox: base.Toolbox | None = None
-             ) -> tuple[EvolveRun, TimedScorer]:
-    config = EvolveConfig(out=str(workdir / name), generations=WARMUP_GENERATIONS, checkpoint_every=10**9,
-                          snapshot_every=10**9, device="cpu", seed=0, engine=engine, prior="none", mutation="reset")
-    run = EvolveRun(config, resume=False, toolbox=toolbox)
-    run.run_until_stop()
-    timed = TimedScorer(run.toolbox.evaluate)
-    run.toolbox.register("evaluate", timed)
-    run.write_outputs = lambda: {}
-    return run, timed
+             ) -> tuple[Evolution, TimedScorer]:
+    config = EvolveConfig(out=str(workdir / name), device="cpu", seed=0, engine="reference" if toolbox else engine,
+                          prior="none", mutation="reset")
+    return timed_run(config, toolbox, WARMUP_GENERATIONS)
 
 
 def main() -> None:

@@ -4,14 +4,14 @@ Ranking: Spearman correlation between each fast variant's and the fp32 scores of
 early, in the middle and late in one default run (evolve checkpoints, ``--populations``; by default a run made here),
 and on validation images (../shared/data celeba vs cifar10, skipped without it); also how many of the fp32 top q=20
 the variant puts in its own top 20 (what q-elitism keeps). Speed: milliseconds per forward of one default CPU chunk
-(40 images at 64 px), every variant taking turns, median and range. The reference is fp32, eager, with oneDNN's
-kernels off (``evoface.core.onednn.plain``); variants: the default fp32 forward (the scorer's TorchScript graph that
-oneDNN fuses, ``evoface.core.onednn.Graphed``), bf16 (``neural/precision.py``, the path ``--precision bf16`` runs),
+(40 images at 64 px), every variant taking turns, median and range. The reference is fp32, eager, with the fast
+kernels off (``evoface.kernels.switch.plain``); variants: the default fp32 forward (the scorer's TorchScript graph that
+oneDNN fuses, ``evoface.kernels.onednn.Graphed``), bf16 (``neural/precision.py``, the path ``--precision bf16`` runs),
 int8 (FX post-training quantization, x86 backend, calibrated on noise and the populations; bench-only).
-``torch.compile`` (``--precision fp32-compiled``) is timed by ``bench/ga_speed.py``: it compiles anew for every batch
-size, and this bench's sets have three. The same ranking is printed for evolve's whole default fitness (faceness
-minus the realism prior, whose product is oneDNN's, MKL's, or the exact int8 one, by CPU: see
-``evoface.core.uint8_products``), fp32 and with the faceness in bf16, against plain fp32.
+``torch.compile`` (``--precision fp32-compiled``) is timed by ``bench/forward_peak.py``: it compiles anew for every
+batch size, and this bench's sets have three. The same ranking is printed for evolve's whole default fitness (faceness
+minus the realism prior, whose products are oneDNN's or MKL's, by CPU: ``evoface.kernels.onednn.matmul``), fp32 and
+with the faceness in bf16, against fp32 with the fast kernels off.
 
 Run: python bench/fitness_precision.py [--populations CKPT ...] [--generations 50 1000 3000] [--repeats 7]
 """
@@ -32,8 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evoface.core import onednn  # noqa: E402
-from evoface.core.allocator import large_blocks_on_heap  # noqa: E402
+from evoface.kernels import onednn, switch  # noqa: E402
 from evoface.scoring import chunk_size, fuse_for_inference  # noqa: E402
 from neural.faceness import FacenessNet  # noqa: E402
 from neural.faceness_store import load_faceness  # noqa: E402
@@ -98,13 +97,13 @@ def default_fitness(fast: bool, precision: str = "fp32"):
 
     def score(images: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(scorer(images.permute(0, 2, 3, 1).reshape(len(images), -1).numpy()))
-    return score if fast else onednn.plain()(score)
+    return score if fast else switch.plain()(score)
 
 
 def variants(model: torch.nn.Module, calibration: list[torch.Tensor]):
     """name -> callable on (n, 3, S, S) uint8 images, each returning (n,) float scores; ``REFERENCE`` (fp32, eager,
     oneDNN's kernels off) is the reference of every other; "fp32 (the default)" is the scorer's oneDNN graph."""
-    return {REFERENCE: onednn.plain()(lambda images: model(images)), "fp32 (the default)": onednn.Graphed(model),
+    return {REFERENCE: switch.plain()(lambda images: model(images)), "fp32 (the default)": onednn.Graphed(model),
             "bf16": at_precision(model, CPU, "bf16"), "int8": int8_model(model, calibration)}
 
 
@@ -183,11 +182,10 @@ def main() -> None:
     found = variants(model, [chunk, *sets.values()])
     ranking_table(found, sets)
     print("\n(the default fitness: faceness minus the realism prior; fp32 with the fast kernels (oneDNN's graph, the "
-          "prior's int8 or oneDNN product) and the faceness in bf16, against fp32 in plain torch)")
+          "prior's oneDNN or MKL product) and the faceness in bf16, against fp32 in plain torch)")
     ranking_table({REFERENCE: default_fitness(fast=False), "default fitness (fast)": default_fitness(fast=True),
                    "default fitness, bf16 faceness": default_fitness(fast=True, precision="bf16")}, sets)
-    with large_blocks_on_heap():  # as in the evolve loop: multi-MB activations not mmap'd afresh on every call
-        speed_table(found, chunk, args.repeats)
+    speed_table(found, chunk, args.repeats)
 
 
 if __name__ == "__main__":

@@ -18,5 +18,5 @@ fi
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 | tee "$out/gpu.log"
 python3 -m pytest -q -p no:cacheprovider tests/test_tensor_engine.py 2>&1 | tee "$out/tests.log"
-python3 bench/ga_speed.py --engines --device cuda --generations 1000 --repeats 3 2>&1 | tee "$out/engines.log"
-python3 bench/ga_speed.py --goal 100000 --device cuda 2>&1 | tee "$out/goal.log"
+python3 bench/tensor_engine.py --device cuda --generations 1000 --turns 3 2>&1 | tee "$out/engines.log"
+python3 bench/gpu_goal.py --generations 100000 --device cuda 2>&1 | tee "$out/goal.log"

@@ -114,7 +114,8 @@ def quality(out: Path, seeds: int, budget: float, arms: list[str]) -> dict:
             run = out / f"{name.replace(' ', '_')}-seed{seed}"
             config = EvolveConfig(out=str(run), time_limit=budget, generations=None, seed=seed,
                                   checkpoint_every=10**6, snapshot_every=10**6, **arm)
-            summary = evolve(config)  # one torch thread: on this shared machine two threads wait on each other
+            # one torch thread: on this shared machine two threads wait on each other
+            summary = (evolve_islands if config.islands > 1 else evolve)(config)
             images = best_images(run)
             fitness.append(summary["best_fitness"])
             generations.append(summary["generation"])

@@ -1,4 +1,5 @@
-"""The original study's GA loop, rebuilt from its description, for side-by-side timing only (``bench/ga_speed.py``).
+"""The original study's GA loop, rebuilt from its description, for side-by-side timing only
+(``bench/original_vs_default.py``).
 
 Population 100 of flattened RGB images (torch float tensors of values 0..255, uniform noise at the start). Each
 generation: every individual is scored by the original classifier (``bench/original_classifier.py``, sized for the

@@ -1,9 +1,10 @@
 """This checkout's default evolve loop against other checkouts' (an earlier release, say), in alternating processes.
 
 Each turn starts a fresh process per checkout, in turn, that imports that checkout's evoface and its
-``bench/ga_speed.py`` (``warm_run``, ``time_generations``) and times the default 64 px loop with the shipped model:
-a warm-up, then three stretches of ``--generations``. Prints each process's rates as a JSON line, then the medians
-and the per-turn ratios to the first checkout. Only the ratios compare; the rates hold for this machine.
+``bench/loop_timing.py`` (``bench/ga_speed.py`` in releases before it: ``warm_run``, ``time_generations``) and times
+the default 64 px loop with the shipped model: a warm-up, then three stretches of ``--generations``. Prints each
+process's rates as a JSON line, then the medians and the per-turn ratios to the first checkout. Only the ratios
+compare; the rates hold for this machine.
 
 Run: python bench/release_speed.py OTHER_CHECKOUT [MORE ...] [--turns 5] [--generations 500] [--options JSON]
      (--options: evolve options for every checkout's loop, e.g. '{"genome_size": 16, "tv_weight": 0.1}')
@@ -32,7 +33,10 @@ def time_checkout(checkout: str, generations: int, options: dict) -> dict:
 
     if not evoface.__file__.startswith(checkout):
         raise SystemExit(f"error: imported {evoface.__file__}, not the checkout {checkout}")
-    from bench.ga_speed import time_generations, warm_run
+    try:
+        from bench.loop_timing import time_generations, warm_run
+    except ImportError:  # a release from before bench/loop_timing.py
+        from bench.ga_speed import time_generations, warm_run
 
     with tempfile.TemporaryDirectory() as tmp:
         run, timed = warm_run(64, "cpu", Path(tmp), shipped=True, options=options)

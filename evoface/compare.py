@@ -18,7 +18,9 @@ from evoface.core.configs import RunConfig, bounded, seed_field
 from evoface.core.words import plural
 from evoface.core.errors import InputError
 from evoface.meqfi import write_sheet
-from evoface.core.rundir import RunDir
+from evoface.core.rundir import RunDir, last_checkpoint
+from evoface.kernels import switch
+from evoface.kernels.switch import MODES as KERNEL_MODES
 from fitness_data.folder import IMAGE_EXTENSIONS, default_cache_dir, fingerprint, list_files, load_folder, resize_images
 from neural.devices import resolve_device
 
@@ -46,6 +48,7 @@ class CompareConfig(RunConfig):
     meqfi_sheet: bool = False
     meqfi_scores: str | None = None  # a filled-in MEQFI sheet to score (alone, or alongside a comparison)
     device: str = "auto"
+    kernels: str = bounded("auto", choices=KERNEL_MODES)  # the fast paths of scoring and decoding (evoface.kernels)
     seed: int = seed_field()
 
 
@@ -58,26 +61,29 @@ class MethodSamples:
 
 
 def ga_label(ckpt: dict[str, Any]) -> str:
-    """The row of an evolve run: "GA (pixel)" for the pixel genome, "GA (latent, gan)" / "GA (latent, vae)" for codes."""
-    return f"GA (latent, {ckpt['decoder']['kind']})" if ckpt.get("genome") == "latent" else "GA (pixel)"
+    """The row of an evolve run: "GA (pixel)" for the pixel genome, "GA (latent, gan)" / "GA (latent, vae)" for codes;
+    of an illuminate run: "QD (pixel)", "QD (latent, gan)"."""
+    method = "QD" if ckpt["kind"] == "illuminate" else "GA"
+    return f"{method} (latent, {ckpt['decoder']['kind']})" if ckpt.get("genome") == "latent" else f"{method} (pixel)"
 
 
 def ga_samples(runs: list[str], n: int, mode: str) -> list[MethodSamples]:
-    """One row per kind of run (``ga_label``): the best image of each run ("best"), or up to n distinct top images
-    spread over the runs' final populations."""
-    from evoface.sampling import evolve_checkpoint_images
+    """One row per kind of run (``ga_label``): the best image of each evolve run ("best"), or up to n distinct top
+    images spread over the runs' final populations; an illuminate run's elites (its map's faces, best first) in
+    either mode."""
+    from evoface.sampling import RUN_KINDS, run_checkpoint_images
 
     checkpoints: dict[str, list[dict[str, Any]]] = {}
     for run in runs:
-        path = Path(run)
-        if not (path / "checkpoints" / "last.pt").is_file():
-            raise InputError(f"--ga {run} is not an evolve run directory (no checkpoints/last.pt)")
-        ckpt = load_checkpoint(path / "checkpoints" / "last.pt", "evolve")
+        path = last_checkpoint(run)
+        if not path.is_file():
+            raise InputError(f"--ga {run} is not an evolve or illuminate run directory (no {path.relative_to(run)})")
+        ckpt = load_checkpoint(path, RUN_KINDS)
         checkpoints.setdefault(ga_label(ckpt), []).append(ckpt)
     rows = []
     for label, group in checkpoints.items():
-        per_run = 1 if mode == "best" else max(1, n // len(group))
-        stacked = np.concatenate([evolve_checkpoint_images(ckpt, per_run) for ckpt in group])[:n]
+        per_run = 1 if mode == "best" and label.startswith("GA") else max(1, n // len(group))
+        stacked = np.concatenate([run_checkpoint_images(ckpt, per_run) for ckpt in group])[:n]
         seconds = sum(ckpt["elapsed"] for ckpt in group)
         rows.append(MethodSamples(label, stacked, seconds / len(stacked),
                                   f"evolution time of {plural(len(group), 'run')} divided by the "
@@ -271,6 +277,7 @@ def compare_report(config: CompareConfig) -> list[str]:
     from evoface.meqfi import score_sheet
 
     config.validate()
+    switch.select(config.kernels)
     scores = score_sheet(config.meqfi_scores) if config.meqfi_scores else None
     lines = []
     if config.ga or config.vae or config.gan or not scores:

@@ -23,7 +23,8 @@ import torch
 
 from evoface.core.checkpoints import load_checkpoint, save_atomic
 from evoface.core.errors import InputError
-from evoface.core.packed_convs import fold_batch_norms, pack_convolutions
+from evoface.kernels.packed_convs import fold_batch_norms, pack_convolutions
+from evoface.core.rundir import model_checkpoint
 from neural.generative_training import batch_statistics, to_uint8_images
 from neural.sampling import GENERATOR_KINDS, generator_from_checkpoint
 
@@ -47,8 +48,7 @@ def resolve_decoder_path(source: str | os.PathLike) -> Path:
         if not path.is_file():
             raise InputError(f"the shipped {source} decoder is missing ({path}); pass a checkpoint path instead")
         return path
-    path = Path(source)
-    return path / "checkpoints" / "best.pt" if path.is_dir() else path
+    return model_checkpoint(source)
 
 
 @torch.no_grad()
@@ -87,7 +87,7 @@ class Decoder:
 
     def _inference_forward(self):
         """What ``decode`` runs: a fused, packed copy of the net, made once (each BatchNorm folded into its transposed
-        convolution, which runs with its activation as one oneDNN kernel, ``evoface.core.packed_convs``), unless
+        convolution, which runs with its activation as one oneDNN kernel, ``evoface.kernels.packed_convs``), unless
         BatchNorm takes each batch's statistics. The copy decodes the net's images to fp32 rounding (11 of 983,040
         values off by one level of 255 for 80 codes of the shipped GAN) in 0.70x the time (21 against 30 ms; one-off
         checks); inside ``onednn.plain()`` it runs its folded layers unpacked. The net must not change after."""

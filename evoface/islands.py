@@ -12,10 +12,7 @@ islands at the next migration point and keeps the checkpoint.
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import sys
-import tempfile
 import time
 from typing import Any, Callable
 
@@ -25,82 +22,32 @@ from tqdm import tqdm
 from evoface.core.checkpoints import load_checkpoint, save_atomic
 from evoface.core.errors import InputError
 from evoface.core.interrupts import StopRequest
-from evoface.core.plots import image_grid, plot_series, save_png
-from evoface.core.rundir import RunDir
-from evoface.core.timelapse import write_timelapse
-from evoface.core.words import plural
-from evoface.evolve import KIND, EvolveConfig
+from evoface.core.rundir import open_run
+from evoface.evolve import save_snapshot, write_outputs
+from evoface.evolve_config import KIND, EvolveConfig
+from evoface.evolve_loop import StoppingRules
+from evoface.island_actor import Island
+from evoface.kernels import switch
+from evoface.ray_cluster import RayInstance
 from evoface.island_state import combine_states, island_config, merge_best, merge_radius, ring_sources, split_state
 
-INSTALL_HINT = '--islands needs Ray, an optional extra: pip install -e ".[distributed]" (or pip install ray)'
 START_TIMEOUT_S = 600.0   # building an island: loading its models, compiling its kernels on a busy machine
 STEP_TIMEOUT_S = 120.0    # at least this long for one call between migration points ...
 SLOWEST_FACTOR = 20.0     # ... or this many times the slowest such call so far
 MAX_RESTARTS = 5          # island restarts in a row without reaching a new checkpoint
-RAY_START_ATTEMPTS = 3
 
 
 class IslandLost(Exception):
     """An island's actor died or did not answer in time."""
 
 
-def import_ray():
-    """The ray module, or the one-line InputError that says how to install it."""
-    try:
-        import ray
-    except ImportError:
-        raise InputError(INSTALL_HINT) from None
-    return ray
-
-
-class RayInstance:
-    """Context manager: a local Ray instance sized to this machine (one CPU per core, no dashboard, its files in a
-    temporary folder), or a connection to the cluster at ``address``; shut down at the end."""
-
-    def __init__(self, address: str | None):
-        self.ray, self.address, self.temp_dir = import_ray(), address, None
-
-    def __enter__(self):
-        env = {"env_vars": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}}  # one thread per island
-        if self.address:
-            try:
-                self.ray.init(address=self.address, runtime_env=env, log_to_driver=False)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise InputError(f"cannot join the Ray cluster at --ray-address {self.address}: "
-                                 f"{str(exc).strip().splitlines()[0][:160]}") from None
-            return self.ray
-        self.temp_dir = tempfile.mkdtemp(prefix="evoface-ray-", dir="/tmp")  # short: Ray's sockets live there
-        for attempt in range(1, RAY_START_ATTEMPTS + 1):
-            try:  # Ray gives its processes 30 s to register: a busy machine can miss that
-                self.ray.init(num_cpus=os.cpu_count(), include_dashboard=False, _temp_dir=self.temp_dir,
-                              runtime_env=env, log_to_driver=False)
-                return self.ray
-            except Exception as exc:  # Ray raises a bare Exception for a start that timed out
-                self.ray.shutdown()
-                if attempt == RAY_START_ATTEMPTS:
-                    shutil.rmtree(self.temp_dir, ignore_errors=True)
-                    raise InputError(f"could not start a local Ray instance ({attempt} attempts): "
-                                     f"{str(exc).strip().splitlines()[0][:160]}") from None
-                print(f"warning: Ray did not start ({exc}); trying again", file=sys.stderr)
-
-    def __exit__(self, *exc: object) -> None:
-        self.ray.shutdown()
-        if self.temp_dir:
-            shutil.rmtree(self.temp_dir, ignore_errors=True)
-
-
 class IslandModel:
     """The driver of an island run: the run directory, the actors, migration, checkpoints and restarts."""
 
     def __init__(self, ray, config: EvolveConfig, resume: bool, after_epoch: Callable | None = None):
-        from evoface.island_actor import Island
-
         self.ray, self.config, self.after_epoch = ray, config, after_epoch
-        self.run = RunDir.reopen(config.out) if resume else RunDir.unclaimed(config.out)
-        if resume and not self.run.has_checkpoint:
-            print(f"{self.run.path} holds no checkpoint yet: starting it again", file=sys.stderr)
-            resume = False
-        self.last_checkpoint = self.run.checkpoints / "last.pt"
+        self.run, resume = open_run(config.out, resume)
+        self.rules = StoppingRules.of(config)
         self.elapsed, self.generation, self.restarts, self.slowest = 0.0, 0, 0, 0.0
         resources = ray.cluster_resources()
         share = {"num_cpus": min(1.0, resources.get("CPU", 1) / config.islands)}
@@ -108,7 +55,7 @@ class IslandModel:
             share["num_gpus"] = min(1.0, resources["GPU"] / config.islands)
         self.actor_class = ray.remote(max_restarts=0, **share)(Island)
         if resume:
-            ckpt = load_checkpoint(self.last_checkpoint, KIND, for_resume=True)
+            ckpt = load_checkpoint(self.run.last_checkpoint, KIND, for_resume=True)
             if len(ckpt.get("islands", ())) != config.islands:
                 raise InputError(f"{self.run.path} is not a run of {config.islands} islands")
             self.elapsed, self.generation = ckpt["elapsed"], ckpt["generation"]
@@ -121,8 +68,13 @@ class IslandModel:
         if not resume:
             self.states = self._call("state")
             with self.run.begin().failing():
-                self.run.write_config(config)
+                self.run.write_config(config, chosen={"kernels": self.kernels})
         self.checkpoint_generation = self.generation
+
+    @property
+    def kernels(self) -> str:
+        """The kernels switch of every island: "auto" (each picks what its machine runs) or "plain"."""
+        return switch.selected()
 
     def _start(self, index: int):
         return self.actor_class.remote(self.config, index, self.states[index])
@@ -188,24 +140,13 @@ class IslandModel:
         self.run.append_metrics(sorted(rows, key=lambda row: (row["generation"], row["island"])))
         rows.clear()
         save_atomic(combine_states(self.states, self.config, self.elapsed + time.perf_counter() - started),
-                    self.last_checkpoint)
+                    self.run.last_checkpoint)
         self.checkpoint_generation, self.restarts = self.generation, 0
 
     def _snapshot(self) -> None:
         images, fitness, _ = zip(*self._call("best", 1))
         best = int(np.argmax([f[0] for f in fitness]))
-        save_png(image_grid(images[best][:1], scale=4, pad=0),
-                 self.run.samples / f"best_{self.generation:07d}.png", compress_level=1)
-
-    def _should_stop(self, started: float, best: float) -> str | None:
-        config = self.config
-        if config.generations is not None and self.generation >= config.generations:
-            return f"reached {plural(config.generations, 'generation')}"
-        if config.time_limit is not None and self.elapsed + time.perf_counter() - started >= config.time_limit:
-            return f"time limit of {config.time_limit:g}s reached"
-        if config.target_fitness is not None and best >= config.target_fitness:
-            return f"target fitness {config.target_fitness:g} reached"
-        return None
+        save_snapshot(self.run, self.generation, images[best][0])
 
     def _epoch_length(self) -> int:
         """Generations to the next migration point (or to the last generation)."""
@@ -225,7 +166,8 @@ class IslandModel:
                    disable=None)
         with StopRequest() as stop:
             while True:
-                reason = self._should_stop(started, best) or ("interrupted" if stop else None)
+                elapsed = self.elapsed + time.perf_counter() - started
+                reason = self.rules.reason(self.generation, elapsed, best) or ("interrupted" if stop else None)
                 if reason:
                     break
                 before = self.generation
@@ -261,17 +203,15 @@ class IslandModel:
         images, fitness, genes = zip(*self._call("best", self.config.top_k))
         top, top_fitness = merge_best(list(images), list(fitness), self.config.top_k,
                                       merge_radius(self.config, genes[0].shape[1]), list(genes))
-        grid = save_png(image_grid(top, scale=3), self.run.path / "top_grid.png")
         by_generation: dict[int, dict[str, Any]] = {}
         for row in self.run.read_metrics():
             by_generation.setdefault(row["generation"], {"generation": row["generation"]})[
                 f"island {row.get('island', 0)}"] = row["max"]
-        plot_series(sorted(by_generation.values(), key=lambda r: r["generation"]), "generation",
-                    [f"island {i}" for i in range(self.config.islands)], self.run.plots / "fitness.png",
-                    f"evolve: best faceness of each of {self.config.islands} islands", "faceness")
-        gif = write_timelapse(sorted(self.run.samples.glob("best_*.png")), self.run.path / "timelapse.gif")
-        return {"generation": self.generation, "best_fitness": float(top_fitness[0]), "grid": str(grid),
-                "gif": str(gif), "run": str(self.run.path), "islands": self.where()}
+        paths = write_outputs(self.run, top, [f"island {i}" for i in range(self.config.islands)],
+                              f"evolve: best faceness of each of {self.config.islands} islands",
+                              sorted(by_generation.values(), key=lambda r: r["generation"]))
+        return {"generation": self.generation, "best_fitness": float(top_fitness[0]), **paths,
+                "islands": self.where()}
 
 
 def evolve_islands(config: EvolveConfig, resume: bool = False,
@@ -279,7 +219,8 @@ def evolve_islands(config: EvolveConfig, resume: bool = False,
     """Start or resume an island run (``config.islands`` > 1) on Ray; returns why it stopped, where its outputs are,
     and where each island ran. ``after_epoch(model)`` runs after each migration point (tests kill islands there)."""
     config.validate()
+    switch.select(config.kernels)
     with RayInstance(config.ray_address) as ray:
         model = IslandModel(ray, config, resume, after_epoch)
         with model.run.held():
-            return model.run_until_stop()
+            return {**model.run_until_stop(), "kernels": model.kernels}

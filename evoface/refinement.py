@@ -19,7 +19,7 @@ EXPORT_FOLDER = "refine-negatives"
 def export_run_images(run_dir: str | Path) -> Path:
     """Write the distinct images of a run's final population and hall of fame as PNGs; return their folder."""
     run = RunDir(run_dir, create=False)
-    ckpt = load_checkpoint(run.checkpoints / "last.pt", "evolve")
+    ckpt = load_checkpoint(run.last_checkpoint, "evolve")
     images = evolve_checkpoint_images(ckpt)
     folder = run.path / EXPORT_FOLDER
     folder.mkdir(exist_ok=True)

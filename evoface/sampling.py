@@ -10,11 +10,17 @@ import torch
 
 from evoface.core.checkpoints import load_checkpoint
 from evoface.core.configs import RunConfig, bounded, seed_field
+from evoface.kernels import switch
+from evoface.kernels.switch import MODES as KERNEL_MODES
 from evoface.core.errors import InputError
+from evoface.core.rundir import last_checkpoint
 from evoface.decoders import SHIPPED, resolve_decoder_path
 from evoface.latent_genome import latent_checkpoint_images
 from evoface.rendering import genome_side, render
 from neural.sampling import GENERATOR_KINDS, sample_checkpoint
+
+
+RUN_KINDS = ("evolve", "illuminate")  # the runs whose images ``sample --model RUN`` draws
 
 
 def sample_images(source: str | Path, n: int, seed: int = 0, device: str | torch.device = "cpu") -> np.ndarray:
@@ -22,13 +28,14 @@ def sample_images(source: str | Path, n: int, seed: int = 0, device: str | torch
 
     A GAN/VAE checkpoint draws fresh latents (seeded); "gan" and "vae" name the shipped ones (unless a file or folder
     has that name). An evolve run (pixel or latent) gives its hall of fame first, then the rest of
-    its final population, best first (distinct images only), so it may return fewer than n.
+    its final population, best first (distinct images only), so it may return fewer than n; an illuminate run gives
+    its map's elites, best first.
     """
     if n < 1:
         raise InputError(f"-n must be at least 1, got {n}")
     path = Path(source)
     if path.is_dir():
-        return evolve_run_images(path, n)
+        return run_checkpoint_images(load_checkpoint(last_checkpoint(path), RUN_KINDS), n)
     if not path.exists() and str(source) in SHIPPED:
         path = resolve_decoder_path(str(source))
     return sample_checkpoint(load_checkpoint(path, GENERATOR_KINDS), n, seed, device, name=str(path))
@@ -46,9 +53,19 @@ def evolve_checkpoint_images(ckpt: dict, n: int | None = None) -> np.ndarray:
     return render(genes, ckpt.get("image_size") or genome_side(genes.shape[1]))
 
 
+def run_checkpoint_images(ckpt: dict, n: int | None = None) -> np.ndarray:
+    """Up to n images of a loaded evolve checkpoint (``evolve_checkpoint_images``) or illuminate checkpoint (its
+    elites, best first)."""
+    if ckpt["kind"] == "illuminate":
+        from evoface.illuminate import checkpoint_images  # pyribs: loaded only for an illuminate run
+
+        return checkpoint_images(ckpt, n)
+    return evolve_checkpoint_images(ckpt, n)
+
+
 def evolve_run_images(run_dir: Path, n: int) -> np.ndarray:
     """Up to n distinct images of an evolve run: hall of fame, then the final population, best first."""
-    return evolve_checkpoint_images(load_checkpoint(Path(run_dir) / "checkpoints" / "last.pt", "evolve"), n)
+    return evolve_checkpoint_images(load_checkpoint(last_checkpoint(run_dir), "evolve"), n)
 
 
 MAX_SAMPLES = 100_000  # 1.2 GB of 64 px images
@@ -63,6 +80,7 @@ class SampleConfig(RunConfig):
     n: int = bounded(64, 1, MAX_SAMPLES, flag="-n")
     device: str = "auto"
     seed: int = seed_field()
+    kernels: str = bounded("auto", choices=KERNEL_MODES)  # the decoders' fast paths (``evoface.kernels``)
 
 
 def sample(config: SampleConfig) -> str:
@@ -71,6 +89,7 @@ def sample(config: SampleConfig) -> str:
     from neural.devices import resolve_device
 
     config.validate()
+    switch.select(config.kernels)
     check_out(config.out)
     images = sample_images(config.source, config.n, seed=config.seed, device=resolve_device(config.device))
     return write_samples(images, config.out, requested=config.n)

@@ -9,17 +9,17 @@ import torch
 from torch import nn
 
 from evoface.core.errors import InputError
-from evoface.core.onednn import Graphed
-from evoface.core.packed_convs import fold_batch_norms
+from evoface.kernels.onednn import Graphed
+from evoface.kernels.packed_convs import fold_batch_norms
 from evoface.rendering import gaussian_blur, genes_to_tensor, total_variation
 from neural.faceness import FacenessNet
-from neural.precision import at_precision, full_precision, keeps_ranking, resolve_precision
+from neural.precision import at_precision, keeps_ranking, resolve_precision
 
 
 def fuse_for_inference(model: FacenessNet) -> FacenessNet:
     """An eval-mode copy with each BatchNorm folded into the convolution before it and the dropouts (no-ops in eval
     mode) removed: the same outputs from fewer module calls. ``BatchScorer`` runs it as one oneDNN graph
-    (``evoface.core.onednn.Graphed``)."""
+    (``evoface.kernels.onednn.Graphed``)."""
     fused = fold_batch_norms(copy.deepcopy(model).eval())
     fused.features = nn.Sequential(*(layer for layer in fused.features if not isinstance(layer, nn.Dropout2d)))
     fused.head = nn.Sequential(*(layer for layer in fused.head if not isinstance(layer, nn.Dropout)))
@@ -63,7 +63,7 @@ def chunk_size(n: int, device: torch.device, size: int, precision: str = "fp32")
     """Images per forward pass when scoring n images: up to ``GPU_BATCH`` on a GPU; on a CPU, n split evenly into chunks
     of at most ``CPU_CHUNK_PIXELS`` pixels (counted as fp32 activations: a bf16 pixel is half of one), and at least
     two chunks when n holds over half of that.
-    ``bench/ga_speed.py`` measures a generation with these chunks against one batch. Even chunks, since uneven ones ran
+    ``bench/ga_sizes.py`` measures a generation with these chunks against one batch. Even chunks, since uneven ones ran
     slower."""
     if device.type != "cpu":
         return GPU_BATCH
@@ -84,10 +84,9 @@ class BatchScorer:
     (an image must convince every model) or their mean. Every model runs at ``precision`` (``neural/precision.py``):
     "auto" keeps bf16 only where the CPU has AMX bf16 tiles and ``ranking_probe`` is ranked as in fp32, its copies
     mutated by ``probe_mutation`` where one is given (the run's own operator, drawing from a stream of its own);
-    otherwise ``self.precision`` is "fp32". On a CPU each fp32 faceness model runs as one oneDNN graph
-    (``evoface.core.onednn.Graphed``), a bf16 one with packed oneDNN convolutions (``evoface.core.packed_convs``), and
-    the prior's product as an exact int8 one where the CPU has AMX (``evoface.core.uint8_products``), else in fp32
-    (``evoface.core.onednn.matmul``).
+    otherwise ``self.precision`` is "fp32". On a CPU, where the kernels switch allows (``evoface.kernels``), each fp32
+    faceness model runs as one oneDNN graph (``onednn.Graphed``), a bf16 one with packed oneDNN convolutions
+    (``packed_convs``), and the prior's products through oneDNN off Intel's CPUs (``onednn.matmul``).
     """
 
     def __init__(self, model: FacenessNet | list[FacenessNet], device: torch.device, genome_size: int | None = None,
@@ -109,8 +108,7 @@ class BatchScorer:
         self.tv_weight = tv_weight
         self.blur_sigma = blur_sigma
         self.precision = resolve_precision(precision, device)
-        self.models = [at_precision(Graphed(fuse_for_inference(m).to(device, memory_format=torch.channels_last)),
-                                    device, self.precision) for m in models]
+        self.models = self._models_at(models, self.precision)
         if prior is not None and prior.config.size != self.size:
             raise InputError(f"the realism prior scores {prior.config.size}px images, the faceness model {self.size}px")
         # the prior stays fp32 at every precision: its distance is a difference of two large sums of squares
@@ -120,9 +118,28 @@ class BatchScorer:
         self.target_weight = target_weight
         self.faceness_cap = faceness_cap
         self.plain = genome_size in (None, self.size) and not tv_weight and not blur_sigma
-        if (precision == "auto" and self.precision != "fp32"
-                and not keeps_ranking(self, ranking_probe(self.genome_length, mutate=probe_mutation))):
-            self.precision = "fp32"
+        if precision == "auto" and self.precision != "fp32":
+            self._keep_precision_if_it_ranks(models, probe_mutation)
+
+    def _models_at(self, models: list[FacenessNet], precision: str) -> list[nn.Module]:
+        """The faceness models fused for inference, channels-last on the scorer's device, at ``precision``."""
+        return [at_precision(Graphed(fuse_for_inference(m).to(self.device, memory_format=torch.channels_last)),
+                             self.device, precision) for m in models]
+
+    def _keep_precision_if_it_ranks(self, models: list[FacenessNet], probe_mutation) -> None:
+        """Fall back to fp32 models unless the fast precision ranks ``ranking_probe`` as fp32 does."""
+        fast, fp32 = self.models, self._models_at(models, "fp32")
+
+        def scores_with(chosen):
+            def score(genes):
+                self.models = chosen
+                return self(genes)
+            return score
+
+        kept = keeps_ranking(scores_with(fast), scores_with(fp32),
+                             ranking_probe(self.genome_length, mutate=probe_mutation))
+        self.models = fast if kept else fp32
+        self.precision = self.precision if kept else "fp32"
 
     @property
     def genome_length(self) -> int:
@@ -169,10 +186,9 @@ class BatchScorer:
         genes_t = (genes if isinstance(genes, torch.Tensor) else torch.from_numpy(genes)).to(self.device,
                                                                                                 non_blocking=True)
         step = self.batch_size or chunk_size(len(genes), self.device, self.size, self.precision)
-        with full_precision(self.precision == "fp32"):  # a no-op unless "auto" fell back from a fast path
-            rows = step * max(1, DISTANCE_ROWS // step)
-            scores = torch.cat([self._block_scores(self._images(genes_t[i:i + rows]), step)
-                                for i in range(0, len(genes_t), rows)])
+        rows = step * max(1, DISTANCE_ROWS // step)
+        blocks = [self._block_scores(self._images(genes_t[i:i + rows]), step) for i in range(0, len(genes_t), rows)]
+        scores = torch.cat(blocks) if blocks else torch.zeros(0, device=self.device)
         return scores.double().cpu().numpy()
 
     def _block_scores(self, images: torch.Tensor, step: int) -> torch.Tensor:

@@ -18,9 +18,13 @@ TARGET_FILE = "target.png"
 
 def read_target(path: str | Path, size: int) -> np.ndarray:
     """The image at ``path``, centre-cropped to a square and resized to ``size`` (HWC uint8); InputError if it is not
-    an image."""
+    an image, or is smaller than ``size`` on its shorter side (upscaled, it would hold no face)."""
     try:
         with Image.open(path) as image:
+            if min(image.size) < size:
+                width, height = image.size
+                raise InputError(f"--target {path} is {width}x{height} px, smaller than the {size}x{size} px the "
+                                 f"fitness model scores: give an image at least {size} px on its shorter side")
             return center_square(image, size)
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise InputError(f"--target {path}: not a readable image ({type(exc).__name__})") from None

@@ -11,16 +11,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numba
-import numpy as np
 import torch
 from torch import nn
 
-from evoface.core import onednn, uint8_products
 from evoface.core.checkpoints import load_checkpoint
 from evoface.core.errors import InputError
-from evoface.core.uint8_products import Uint8Product
-from evoface.core.wrapping import tensor_state
+from evoface.core.rundir import model_checkpoint
+from evoface.kernels import onednn
 
 KIND = "face-space"
 DEFAULT_PRIOR = Path(__file__).parent / "pretrained" / "facespace64.pt"
@@ -55,35 +52,10 @@ class FaceSpace(nn.Module):
         return images.permute(0, 2, 3, 1).reshape(len(images), -1).float()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if uint8_products.runs_on(images):
-            genes = images.permute(0, 2, 3, 1).reshape(len(images), -1)  # a view of HWC genes
-            product, mean_coefficients, mean = self._fast_terms()
-            if product.fast(genes):
-                coefficients = product(genes).div_(255.0).sub_(mean_coefficients)
-                total = torch.from_numpy(_centred_square_sums(genes.numpy(), mean))
-                residual = (total - coefficients.double().pow(2).sum(1)).clamp_min(0.0)
-                return residual.div(genes.shape[1]).sqrt().float()
-        return self.plain_forward(images)
-
-    def plain_forward(self, images: torch.Tensor) -> torch.Tensor:
-        """``forward`` in fp32 torch: its reference."""
         centred = self.flat(images) - self.mean
         explained = onednn.matmul(centred, self.components).pow(2).sum(1)
         residual = (centred.pow(2).sum(1) - explained).clamp_min(0.0)
         return residual.div(centred.shape[1]).sqrt()
-
-    def uint8_product(self) -> Uint8Product:
-        """``x @ components`` for uint8 x, made once for the components as they are now."""
-        return self._fast_terms()[0]
-
-    def _fast_terms(self) -> tuple[Uint8Product, torch.Tensor, np.ndarray]:
-        """The uint8 product, the mean's (k,) coordinates and the float64 mean, made again when a buffer changes."""
-        key = tuple(tensor_state(buffer) for buffer in (self.mean, self.components))
-        if getattr(self, "_fast_key", None) != key:
-            self._fast = (Uint8Product(self.components), (self.mean.double() @ self.components.double()).float(),
-                          self.mean.detach().double().cpu().numpy())
-            self._fast_key = key
-        return self._fast
 
     def coefficients(self, images: torch.Tensor) -> torch.Tensor:
         """(B, k) the images' coordinates along the components, in real faces' standard deviations."""
@@ -93,19 +65,6 @@ class FaceSpace(nn.Module):
         """The images' nearest points in face space, (B, H*W*3) float in [0, 1] (HWC order)."""
         centred = self.flat(images) - self.mean
         return (centred @ self.components) @ self.components.T + self.mean
-
-
-@numba.njit(cache=True, fastmath=True)
-def _centred_square_sums(genes, mean):
-    """(n,) sum over j of (genes[i, j] / 255 - mean[j])^2 for (n, D) uint8 genes and (D,) float64 mean."""
-    sums = np.empty(genes.shape[0])
-    for i in range(genes.shape[0]):
-        total = 0.0
-        for j in range(genes.shape[1]):
-            value = np.float64(genes[i, j]) * (1 / 255) - mean[j]
-            total += value * value
-        sums[i] = total
-    return sums
 
 
 def fit_face_space(images: torch.Tensor, config: FaceSpaceConfig, seed: int = 0) -> FaceSpace:
@@ -123,9 +82,7 @@ def fit_face_space(images: torch.Tensor, config: FaceSpaceConfig, seed: int = 0)
 
 def load_face_space(path: str | os.PathLike | None = None) -> FaceSpace:
     """A face-space prior from a checkpoint or a ``train-prior`` run folder (None: the shipped one), in fp32."""
-    path = Path(path) if path is not None else DEFAULT_PRIOR
-    if path.is_dir():
-        path = path / "checkpoints" / "best.pt"
+    path = model_checkpoint(path) if path is not None else DEFAULT_PRIOR
     ckpt = load_checkpoint(path, KIND)
     try:
         model = FaceSpace(FaceSpaceConfig(**ckpt["model_config"]))

@@ -18,7 +18,7 @@ from evoface.core.checkpoints import save_atomic
 from evoface.core.configs import RunConfig, bounded, seed_field
 from evoface.core.errors import InputError
 from evoface.core.plots import image_grid, save_png
-from evoface.core.rundir import RunDir
+from evoface.core.rundir import open_run
 from fitness_data.batches import split
 from fitness_data.sources import load_sources
 from neural.face_space import KIND, FaceSpace, FaceSpaceConfig, fit_face_space
@@ -56,7 +56,7 @@ def _summary(values: np.ndarray) -> dict[str, float]:
 
 def train_prior(config: PriorTrainConfig) -> dict[str, Any]:
     """Fit the prior, write RUN/checkpoints/best.pt (kind ``face-space``), metrics and a grid; returns the metrics."""
-    run = RunDir.unclaimed(config.out)
+    run = open_run(config.out, resume=False)[0]  # claimed once the faces are read
     faces = load_sources(config.faces, config.size, limit=config.max_images, seed=config.seed)
     train, held = split(faces, config.holdout, config.seed) if config.holdout > 0 else (faces, faces[:0])
     if len(train) <= config.components:
@@ -71,8 +71,8 @@ def train_prior(config: PriorTrainConfig) -> dict[str, Any]:
         metrics = {"train_faces": len(train), "held_out_faces": _summary(distances(model, held)),
                    "negatives": _summary(distances(model, negatives)), "uniform_noise": _summary(distances(model, noise))}
         run.append_metrics([metrics])
-        save_face_space(model, run.checkpoints / "best.pt", metrics)
-        save_face_space(model, run.checkpoints / "last.pt", metrics)
+        for path in (run.best_checkpoint, run.last_checkpoint):
+            save_face_space(model, path, metrics)
         shown = [model.mean] + [model.mean + 0.4 * c / c.abs().max() for c in model.components.T[:15]]
         grid = torch.stack(shown).clamp(0, 1).mul(255).round().byte().view(-1, config.size, config.size, 3).numpy()
         save_png(image_grid(grid, columns=8, scale=2), run.samples / "mean_and_components.png")

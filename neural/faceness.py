@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from evoface.core import byte_tables
-
 
 def _scaled(values: torch.Tensor) -> torch.Tensor:
     """Float pixel values in [0, 255] scaled to [-1, 1], in place."""
     return values.mul_(2.0 / 255.0).sub_(1.0)
-
-
-@lru_cache(maxsize=1)
-def _scaled_bf16_table() -> torch.Tensor:
-    """The 256 uint8 values scaled as ``scaled_input`` scales them in fp32, then rounded to bf16."""
-    with torch.inference_mode(False):
-        return _scaled(torch.arange(256, device="cpu").float()).to(torch.bfloat16)
 
 
 @dataclass
@@ -58,25 +48,15 @@ class FacenessNet(nn.Module):
                                   nn.LeakyReLU(0.2, inplace=True), nn.Linear(config.hidden, 1))
 
     @staticmethod
-    def scaled_input(images: torch.Tensor, cast_to_bf16: bool = False) -> torch.Tensor:
-        """(B, 3, H, W) images (uint8, or float in [0, 1]) as the first block takes them: float in [-1, 1]. With
-        ``cast_to_bf16``, under CPU autocast to bf16, uint8 images come out in bf16: the values a first convolution
-        would cast them to."""
+    def scaled_input(images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) images (uint8, or float in [0, 1]) as the first block takes them: float in [-1, 1]."""
         if images.dtype != torch.uint8:
             return images * 2.0 - 1.0
-        if cast_to_bf16 and images.device.type == "cpu" and torch.is_autocast_enabled("cpu") and \
-                torch.get_autocast_dtype("cpu") == torch.bfloat16:
-            return byte_tables.mapped(images, _scaled_bf16_table())  # one pass where the two below and a cast are three
         return _scaled(images.float())
 
     def feature_maps(self, images: torch.Tensor) -> torch.Tensor:
         """The last convolutional block's output for (B, 3, H, W) images (uint8, or float in [0, 1])."""
-        return self.features(self.scaled_input(images, cast_to_bf16=self._starts_with_convolution()))
-
-    def _starts_with_convolution(self) -> bool:
-        """True when the first layer is a convolution (or one packed with its activation), which autocast casts."""
-        first = self.features[0] if len(self.features) else None
-        return isinstance(first, nn.Conv2d) or isinstance(getattr(first, "conv", None), nn.Conv2d)
+        return self.features(self.scaled_input(images))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = self.feature_maps(images)

@@ -11,6 +11,7 @@ import torch
 
 from evoface.core.checkpoints import load_checkpoint, save_atomic
 from evoface.core.errors import InputError
+from evoface.core.rundir import model_checkpoint
 from neural.faceness import FacenessConfig, FacenessNet
 
 KIND = "faceness"
@@ -29,10 +30,7 @@ def resolve_faceness_path(path: str | os.PathLike | None) -> Path:
         if not DEFAULT_MODEL.is_file():
             raise InputError(f"the shipped faceness model is missing ({DEFAULT_MODEL}); pass --fitness CKPT")
         return DEFAULT_MODEL
-    path = Path(path)
-    if path.is_dir():
-        path = path / "checkpoints" / "best.pt"
-    return path
+    return model_checkpoint(path)
 
 
 def load_faceness(path: str | os.PathLike | None = None) -> FacenessNet:

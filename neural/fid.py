@@ -16,8 +16,8 @@ from unittest import mock
 import numpy as np
 import torch
 
-from evoface.core.allocator import large_blocks_on_heap
 from evoface.core.errors import InputError
+from evoface.core.interrupts import interruptible, stop_point
 
 FID_WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
 FEATURE_DIM = 2048
@@ -58,24 +58,23 @@ def inception_model(weights: str | os.PathLike | None = None, allow_download: bo
 
 
 # Images per forward pass. On a CPU the largest activation of 5 images at 299 px (64 x 147 x 147 floats each) takes
-# 27.7 MB, under glibc's largest mmap threshold: with the thresholds fixed (``evoface.core.allocator``) each batch
-# reuses heap blocks, where batches of 100 had their 553 MB activations mmap'd and page-faulted afresh. 100 images
-# took 4.9-5.0 s against 6.5-7.4 s (half of it system time), with the same features bit for bit (a one-off check);
-# 500 CelebA crops 1.32x faster (``bench/fid_speed.py --against``).
+# 27.7 MB, under glibc's largest mmap threshold (32 MiB once it has risen), so each batch reuses heap blocks, where
+# batches of 100 had their 553 MB activations mmap'd and page-faulted afresh; the features are the same bit for bit
+# (``bench/fid_speed.py --against`` times two checkouts).
 CPU_BATCH, GPU_BATCH = 5, 100
 
 
 @torch.inference_mode()
 def inception_features(model: torch.nn.Module, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
     """Pool3 features of (N, H, W, 3) uint8 images: (N, 2048) float64, ``batch_size`` images a pass (None: the
-    device's default). Resizing to 299 happens inside the model."""
+    device's default), each pass a ``stop_point``. Resizing to 299 happens inside the model."""
     device = next(model.parameters()).device
     batch_size = batch_size or (CPU_BATCH if device.type == "cpu" else GPU_BATCH)
     out = np.empty((len(images), FEATURE_DIM))
-    with large_blocks_on_heap(device.type == "cpu"):
-        for start in range(0, len(images), batch_size):
-            batch = torch.from_numpy(images[start:start + batch_size]).to(device).permute(0, 3, 1, 2).float() / 255.0
-            out[start:start + len(batch)] = model(batch)[0].squeeze(-1).squeeze(-1).double().cpu().numpy()
+    for start in range(0, len(images), batch_size):
+        batch = torch.from_numpy(images[start:start + batch_size]).to(device).permute(0, 3, 1, 2).float() / 255.0
+        out[start:start + len(batch)] = model(batch)[0].squeeze(-1).squeeze(-1).double().cpu().numpy()
+        stop_point()
     return out
 
 
@@ -85,10 +84,27 @@ def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
-    """FID between two feature sets, by pytorch-fid's Frechet distance of their Gaussian fits."""
-    from pytorch_fid.fid_score import calculate_frechet_distance
+    """FID between two feature sets: the Frechet distance of their Gaussian fits, as pytorch-fid defines it,
+    |mu_a - mu_b|^2 + tr(S_a) + tr(S_b) - 2 tr sqrtm(S_a S_b). It runs ``interruptible``: its eigen-decompositions
+    take seconds (10 s in all for 2048 features on two busy cores) and let a stop request through."""
+    return interruptible(_frechet_distance, features_a, features_b)
 
-    return float(calculate_frechet_distance(*feature_statistics(features_a), *feature_statistics(features_b)))
+
+def _frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
+    (mean_a, cov_a), (mean_b, cov_b) = feature_statistics(features_a), feature_statistics(features_b)
+    diff = mean_a - mean_b
+    return float(diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_sqrt_product(cov_a, cov_b))
+
+
+def trace_sqrt_product(cov_a: np.ndarray, cov_b: np.ndarray) -> float:
+    """tr sqrtm(S_a S_b) of two covariance matrices: the sum of the square roots of the eigenvalues of
+    sqrt(S_a) S_b sqrt(S_a), which has those of S_a S_b. pytorch-fid takes scipy's sqrtm of S_a S_b, whose Schur
+    decomposition holds the GIL for its whole run (so nothing, not even a stop request, runs meanwhile); numpy's
+    symmetric solvers release it. The two were 2e-7 apart (relative) on CelebA and CIFAR-10 features."""
+    values, vectors = np.linalg.eigh(cov_a)
+    root_a = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+    inner = root_a @ cov_b @ root_a
+    return float(np.sqrt(np.clip(np.linalg.eigvalsh((inner + inner.T) / 2), 0, None)).sum())
 
 
 def kernel_inception_distance(features_a: np.ndarray, features_b: np.ndarray, subsets: int = 50,
@@ -107,6 +123,7 @@ def kernel_inception_distance(features_a: np.ndarray, features_b: np.ndarray, su
         kxx, kyy, kxy = ((x @ x.T) / d + 1) ** 3, ((y @ y.T) / d + 1) ** 3, ((x @ y.T) / d + 1) ** 3
         within = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1))
         values.append(within - 2 * kxy.mean())
+        stop_point()
     return float(np.mean(values)), float(np.std(values))
 
 

@@ -144,7 +144,7 @@ class FacenessTrainer(EpochTrainer):
         row.update(evaluate(self.model, self.data.val))
 
     def save_best(self, row: dict[str, Any]) -> None:
-        save_faceness(self.model, self.run.checkpoints / "best.pt", metrics=row)
+        save_faceness(self.model, self.run.best_checkpoint, metrics=row)
 
     def plot(self, rows: list[dict[str, Any]]) -> None:
         plot_series(rows, "epoch", ["train_loss", "val_loss"], self.run.plots / "loss.png",

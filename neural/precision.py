@@ -1,32 +1,29 @@
 """Run any inference ``nn.Module`` at a chosen numeric precision: fp32, fp32 compiled by ``torch.compile`` (the same
 numbers, fused kernels), or bf16 through ``torch.autocast`` (oneDNN's AVX-512 BF16 or AMX kernels on a CPU, each
-convolution with its activation as one kernel with packed weights: ``evoface.core.packed_convs``), with the module's
-output heads kept in fp32.
+convolution with its activation as one kernel with packed weights: ``evoface.kernels.packed_convs``, where the
+kernels switch allows), with the module's output heads kept in fp32.
 
 ``at_precision(module, device, precision)`` is generic: the faceness net, a VAE whose reconstruction error is a
 prior, or a decoder in front of the scorer all go through the same call. ``resolve_precision`` turns "auto" into
 bf16 only where the CPU has AMX's bf16 tiles; elsewhere fp32: with AVX-512 BF16 alone the evolve loop ran no faster
-in bf16 than with the fp32 forward as a oneDNN graph (``evoface.core.onednn.Graphed``, README), and a GPU was never
-measured. With AMX (an Intel Xeon) bf16, its convolutions packed, ran the default loop 1.19x faster than fp32;
+in bf16 than with the fp32 forward as a oneDNN graph (``evoface.kernels.onednn.Graphed``, bench/README.md), and a GPU
+was never measured. With AMX (an Intel Xeon) bf16, its convolutions packed, ran the default loop 1.19x faster than fp32;
 "auto" keeps it where the ranking probe (``evoface.scoring.ranking_probe``, children of the run's own mutation)
 ranks as in fp32: the default's face-space mutation passes (0.99995), 0.1% resets do not (0.9986-0.9990).
-Inside ``with full_precision():`` every such module runs its wrapped fp32 module (for the scorer's models,
-their fp32 oneDNN graph), and ``keeps_ranking`` compares a scoring function both ways (the caller falls back to fp32
-when the fast path reorders its scores).
+``keeps_ranking`` compares a fast scoring function with its fp32 reference (the caller falls back to fp32 when the
+fast path reorders its scores).
 """
 
 from __future__ import annotations
 
 import copy
-from contextlib import contextmanager
-
 import torch
 from torch import nn
 
-from evoface.core.cpu import cpu_has_bf16_tiles
 from evoface.core.errors import InputError
-from evoface.core.packed_convs import pack_convolutions
-from evoface.core.wrapping import wrapped_getattr
+from evoface.kernels.cpu import cpu_has_bf16_tiles
+from evoface.kernels.packed_convs import pack_convolutions
+from evoface.kernels.wrapping import wrapped_getattr
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp32-compiled")
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp32-compiled": None}
@@ -36,7 +33,6 @@ DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp32-compiled": None}
 # was 0.983, with the head in fp32 0.998 (the convolutions' share); the layer costs 10.5 MFLOP for 40 images.
 HEAD_FEATURES = 64
 RANK_CORRELATION = 0.999  # the least Spearman correlation between fast and fp32 scores for the fast path to be kept
-_full_precision_depth = 0  # > 0 inside ``full_precision()``
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -69,8 +65,6 @@ class AtPrecision(nn.Module):
         self.module, self.dtype, self.device_type = module, dtype, device_type
 
     def forward(self, *args, **kwargs):
-        if _full_precision_depth:
-            return self.module(*args, **kwargs)
         with torch.autocast(self.device_type, dtype=self.dtype, cache_enabled=False):
             out = self.module(*args, **kwargs)
         return out.float() if torch.is_tensor(out) and out.is_floating_point() else out
@@ -80,8 +74,7 @@ class AtPrecision(nn.Module):
 
 
 class Compiled(nn.Module):
-    """Runs ``torch.compile`` of its module, the module uncompiled inside ``full_precision()``. Compiled for each new
-    input shape on its first call (tens of seconds on a small CPU): shapes are kept static, since a dynamic batch
+    """Runs ``torch.compile`` of its module. Compiled for each new input shape on its first call (tens of seconds on a small CPU): shapes are kept static, since a dynamic batch
     size ran slower than eager here."""
 
     def __init__(self, module: nn.Module):
@@ -90,7 +83,7 @@ class Compiled(nn.Module):
         self.compiled = torch.compile(module, dynamic=False)
 
     def forward(self, *args, **kwargs):
-        return (self.module if _full_precision_depth else self.compiled)(*args, **kwargs)
+        return self.compiled(*args, **kwargs)
 
     def __getattr__(self, name):
         return wrapped_getattr(self, name)
@@ -122,17 +115,6 @@ def at_precision(module: nn.Module, device: torch.device, precision: str) -> nn.
     return AtPrecision(fast, dtype, device.type).train(module.training)
 
 
-@contextmanager
-def full_precision(enabled: bool = True):
-    """Within it (when ``enabled``), every ``AtPrecision`` module runs in fp32: the plain reference of the fast path."""
-    global _full_precision_depth
-    _full_precision_depth += int(enabled)
-    try:
-        yield
-    finally:
-        _full_precision_depth -= int(enabled)
-
-
 def rank_correlation(a, b) -> float:
     """Spearman rank correlation of two 1-D score arrays."""
     from scipy.stats import spearmanr
@@ -140,13 +122,11 @@ def rank_correlation(a, b) -> float:
     return float(spearmanr(torch.as_tensor(a).double().cpu(), torch.as_tensor(b).double().cpu())[0])
 
 
-def keeps_ranking(score, probe, threshold: float = RANK_CORRELATION) -> bool:
-    """True when ``score(probe)`` ranks the probe as the same call at full precision does (Spearman >= threshold);
-    False for a probe whose images all score alike in full precision (one that a mutation left unchanged): there is
-    no ranking to keep, so nothing shows the fast path keeps one."""
-    fast = score(probe)
-    with full_precision():
-        reference = score(probe)
+def keeps_ranking(score, reference_score, probe, threshold: float = RANK_CORRELATION) -> bool:
+    """True when ``score(probe)`` ranks the probe as ``reference_score(probe)`` (fp32) does (Spearman >= threshold);
+    False for a probe whose images all score alike in fp32 (one that a mutation left unchanged): there is no ranking
+    to keep, so nothing shows the fast path keeps one."""
+    fast, reference = score(probe), reference_score(probe)
     if torch.as_tensor(reference).unique().numel() < 2:
         return False
     return rank_correlation(fast, reference) >= threshold

@@ -186,23 +186,29 @@ def vae_path(tmp_path_factory):
     return tiny_vae(tmp_path_factory.mktemp("decoders") / "vae.pt")
 
 
+def within_a_level(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two uint8 images alike to fp32 rounding: no value more than one level of 255 apart."""
+    return np.abs(a.astype(int) - b.astype(int)).max() <= 1
+
+
 def test_a_code_decodes_to_the_same_image_whatever_shares_its_batch(gan_path, vae_path):
     z = np.random.default_rng(0).standard_normal((9, 16)).astype(np.float32)
     gan = load_decoder(gan_path)
     assert (gan.kind, gan.latent_size, gan.image_size) == ("gan", 16, 64)
     images = gan.decode(z)
     assert images.shape == (9, 64, 64, 3) and images.dtype == np.uint8
-    assert np.array_equal(gan.decode(z[4:5])[0], images[4])
+    # the same bits only for the same shapes: alone, to fp32 rounding (BatchNorm takes a fixed reference batch)
+    assert within_a_level(gan.decode(z[4:5])[0], images[4])
     assert np.array_equal(load_decoder(gan_path).decode(z), images)  # the reference batch is fixed
     batch = load_decoder(gan_path, gan_norm="batch")  # batch statistics: an image depends on its batch
-    assert not np.array_equal(batch.decode(z[:3])[0], batch.decode(z)[0])
+    assert not within_a_level(batch.decode(z[:3])[0], batch.decode(z)[0])
     vae = load_decoder(vae_path)
     zv = z[:, :12]
-    assert vae.kind == "vae" and np.array_equal(vae.decode(zv[2:3])[0], vae.decode(zv)[2])
+    assert vae.kind == "vae" and within_a_level(vae.decode(zv[2:3])[0], vae.decode(zv)[2])
 
 
 def test_a_decoder_decodes_as_its_net_does(gan_path, vae_path, monkeypatch):
-    from evoface.core import packed_convs
+    from evoface.kernels import packed_convs
 
     calls = []
     kernel = packed_convs.PackedConvTranspose2d.kernel

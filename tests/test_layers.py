@@ -1,4 +1,5 @@
-"""The layers import one way: plumbing <- data <- models <- GA engine / workflows <- CLI."""
+"""The layers import one way: plumbing <- kernels <- data <- models <- GA engine / workflows <- CLI; and no module
+imports itself back through others, lazy imports (inside functions) included."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # layer -> the project packages its modules may import (besides themselves)
 ALLOWED = {
     "evoface.core": set(),
+    "evoface.kernels": {"evoface.core"},
     "fitness_data": {"evoface.core"},
-    "neural": {"evoface.core", "fitness_data"},
-    "evoface.ga": {"evoface.core"},
-    "evoface": {"evoface.core", "evoface.ga", "fitness_data", "neural"},
+    "neural": {"evoface.core", "evoface.kernels", "fitness_data"},
+    "evoface.ga": {"evoface.core", "evoface.kernels"},
+    "evoface": {"evoface.core", "evoface.kernels", "evoface.ga", "fitness_data", "neural"},
 }
 PROJECT = ("evoface", "neural", "fitness_data", "cli", "bench")
 
@@ -58,3 +60,52 @@ def test_the_check_catches_an_upward_import(tmp_path):
     bad.write_text("from evoface.evolve import EvolveConfig\nimport neural.vae\n")
     assert imported_modules(bad) >= {"evoface.evolve", "neural.vae"}
     assert layer_of("evoface.evolve") == "evoface" and "evoface" not in ALLOWED["neural"]
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Each project module -> the project modules it imports anywhere in its file (a name imported from a module
+    counts as that module, unless it is a submodule)."""
+    modules = dict(package_modules())
+    graph = {}
+    for module, path in modules.items():
+        targets = set()
+        for name in imported_modules(path):
+            while name and name not in modules:
+                name = name.rpartition(".")[0]
+            if name and name != module:
+                targets.add(name)
+        graph[module] = targets
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A cycle of the graph as a path that comes back to its start, or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                return path[path.index(target):] + [target]
+            if target not in state and (cycle := visit(target)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_no_module_imports_itself_back_lazy_imports_included():
+    cycle = find_cycle(module_graph())
+    assert cycle is None, " -> ".join(cycle)
+
+
+def test_the_cycle_check_finds_a_lazy_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from conftest import synthetic_faces
-from evoface.core import onednn
+from evoface.kernels import onednn, switch
 from evoface.scoring import BatchScorer, fuse_for_inference
 from neural.face_space import FaceSpaceConfig, fit_face_space
 from neural.faceness import FacenessConfig, FacenessNet
@@ -48,13 +48,13 @@ def test_matmul_matches_the_plain_product(shape):
 
 def test_off_the_fast_path_each_function_is_its_reference():
     x, weight = torch.randn(4, 6), torch.randn(6, 3)
-    with onednn.plain():
-        assert not onednn.usable(x)
+    with switch.plain():
+        assert not onednn.usable("onednn-matmul", x)
         assert torch.equal(onednn.matmul(x, weight), x @ weight)
-    assert not onednn.usable(x.double()) and not onednn.usable(x.bfloat16())
-    assert not onednn.usable(x.byte()) and onednn.usable(x.byte(), (torch.float32, torch.uint8))
+    assert not onednn.usable("onednn-matmul", x.double()) and not onednn.usable("onednn-matmul", x.bfloat16())
+    assert not onednn.usable("onednn-matmul", x.byte()) and onednn.usable("onednn-matmul", x.byte(), (torch.float32, torch.uint8))
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert not onednn.usable(x)
+        assert not onednn.usable("onednn-matmul", x)
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def test_the_module_runs_where_the_graph_cannot(graphed):
     images = images_of(6, 32)
     with torch.inference_mode():
         reference = graphed.module(images)
-        with onednn.plain():
+        with switch.plain():
             assert torch.equal(graphed(images), reference)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             graphed(images)
@@ -143,7 +143,7 @@ def test_the_scorer_with_a_prior_matches_its_plain_run():
     genes = np.random.default_rng(0).integers(0, 256, (80, size * size * 3), dtype=np.uint8)
     for _ in range(3):
         fast = scorer(genes)
-    with onednn.plain():
+    with switch.plain():
         reference = scorer(genes)
     assert np.allclose(fast, reference, atol=1e-5)
 
@@ -202,14 +202,12 @@ def test_a_pickled_copy_traces_its_own_graphs(graphed):
 
 @needs_onednn
 def test_the_bf16_wrapper_runs_the_module_under_autocast(graphed):
-    from neural.precision import at_precision, full_precision
+    from neural.precision import at_precision
 
     fast = at_precision(graphed, torch.device("cpu"), "bf16")
     images = images_of(8, 32)
     with torch.inference_mode():
         assert fast.config.size == 32
-        bf16 = fast(images)
-        with full_precision():
-            fp32 = fast(images)
+        bf16, fp32 = fast(images), graphed(images)
     assert not torch.equal(bf16, fp32) and torch.allclose(bf16, fp32, atol=0.05)
     assert torch.allclose(fp32, graphed.module(images), atol=1e-6)

@@ -3,7 +3,7 @@
 import pytest
 
 from evoface.core.errors import InputError
-from evoface.core.rundir import RunDir
+from evoface.core.rundir import RunDir, last_checkpoint, open_run
 
 
 def test_a_refused_start_leaves_a_foreign_folder_untouched(tmp_path):
@@ -23,3 +23,39 @@ def test_an_empty_run_path_is_refused(tmp_path, monkeypatch):
         with pytest.raises(InputError, match="empty path"):
             RunDir("", create=create)
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def started_run(path, checkpoint: bool = False):
+    """A run folder as a start leaves it: config.json, and a last checkpoint once it reached one."""
+    run = RunDir(path, create=None).begin()
+    run.write_config({"seed": 0})
+    if checkpoint:
+        last_checkpoint(path).write_bytes(b"a checkpoint")
+    run.release()
+    return run
+
+
+def test_open_run_resumes_a_run_with_a_checkpoint_and_starts_one_without_again(tmp_path, capsys):
+    started_run(tmp_path / "kept", checkpoint=True)
+    run, resume = open_run(tmp_path / "kept", resume=True)
+    assert resume and (run.path / ".lock").is_file() and run.has_checkpoint
+    run.release()
+    started_run(tmp_path / "killed")  # a start killed before its first checkpoint
+    run, resume = open_run(tmp_path / "killed", resume=True)
+    assert not resume and "holds no checkpoint yet: starting it again" in capsys.readouterr().err
+    run.begin()  # the command's new start clears what the killed one left
+    assert not run.config_path.exists() and (run.path / ".lock").is_file()
+    run.release()
+    run, resume = open_run(tmp_path / "new", resume=False)
+    assert not resume and not run.path.exists()  # claimed by ``begin`` once the inputs are checked
+
+
+def test_a_folder_holding_runs_in_subfolders_is_never_cleared_for_a_new_run(tmp_path):
+    started_run(tmp_path / "loop")
+    started_run(tmp_path / "loop" / "round0" / "ga", checkpoint=True)  # refine-rounds' first child run
+    with pytest.raises(InputError, match="holds runs in its subfolders"):
+        open_run(tmp_path / "loop", resume=False)
+    run, resume = open_run(tmp_path / "loop", resume=True)  # what a re-run of refine-rounds does
+    assert resume and run.holds_checkpoint and not run.has_checkpoint
+    run.release()
+    assert last_checkpoint(tmp_path / "loop" / "round0" / "ga").is_file()

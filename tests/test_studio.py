@@ -274,3 +274,24 @@ def test_a_session_stores_absolute_model_paths_so_it_resumes_from_any_folder(tmp
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
     assert StudioSession.resume(str(tmp_path / "run")).grid.number == 0
+
+
+def test_an_incomplete_session_checkpoint_is_an_input_error(tmp_path):
+    import torch
+
+    pixel_session(tmp_path).close()
+    path = tmp_path / "run" / "checkpoints" / "last.pt"
+    ckpt = load_checkpoint(path, "studio")
+    del ckpt["undo"]
+    torch.save(ckpt, path)
+    with pytest.raises(InputError, match="incomplete studio checkpoint"):
+        StudioSession.resume(str(tmp_path / "run"))
+
+
+def test_resuming_a_session_killed_before_its_first_checkpoint_starts_it_again(tmp_path, capsys):
+    pixel_session(tmp_path).close()
+    (tmp_path / "run" / "checkpoints" / "last.pt").unlink()
+    resumed = StudioSession.resume(str(tmp_path / "run"))
+    assert "holds no checkpoint yet: starting it again" in capsys.readouterr().err
+    assert resumed.grid.number == 0 and resumed.run.has_checkpoint
+    resumed.close()

@@ -12,7 +12,8 @@ import torch
 
 from conftest import assert_one_line_error, run_cli, synthetic_faces
 from evoface.core.checkpoints import load_checkpoint
-from evoface.evolve import EvolveConfig, evolve, resolved_engine, resume_config
+from evoface.evolve import EvolveConfig, evolve, resume_config
+from evoface.evolve_build import resolved_engine
 from evoface.ga.engine import diversity
 from evoface.ga.face_space_mutation import FaceBasis, face_space_mutation_reference, mut_face_space_block
 from evoface.ga.operators import cx_normal_point_rows, keep_elites, mut_uniform_reset_block
@@ -166,11 +167,12 @@ def test_the_tensor_engine_refuses_what_it_does_not_run(tmp_path, capsys, args, 
 
 
 def test_immigrants_reach_the_device_and_the_next_generation(tmp_path):
-    from evoface.evolve import EvolveRun
+    from evoface.evolve_build import build_evolution
+    from evoface.evolve_loop import evolve_generations
 
-    run = EvolveRun(config(tmp_path / "run", engine="tensor", generations=2), resume=False)
-    run.run_until_stop()
-    ga = run.evolution.ga
+    evolution = build_evolution(config(tmp_path / "run", engine="tensor", generations=2))
+    evolve_generations(evolution, 2)
+    ga = evolution.ga
     immigrants = np.full((2, ga.genes.shape[1]), 7, np.uint8)
     ga.replace(np.array([0, 5]), immigrants, np.array([2.0, 2.0]))  # fitter than any: both stay as elites
     window = ga._working_buffer[ga._windows[ga._phase]].numpy()

@@ -22,12 +22,14 @@ USE_KEYS = {
     "gan": ("model_config", "generator"),
     "vae": ("model_config", "model"),
     "faceness": ("model_config", "state_dict"),
+    "illuminate": ("genome", "image_size", "measures", "ranges", "archive"),
 }
 RESUME_KEYS = {
     "evolve": ("generation", "rng", "seed_stream", "elites_first", "elapsed", "config"),
     "gan": (*_TRAINER, "trained_generator", "discriminator", "opt_g", "opt_d"),
     "vae": (*_TRAINER, "optimizer"),
     "faceness-train": (*_TRAINER, "model", "optimizer"),
+    "illuminate": ("iteration", "evaluations", "elapsed", "config", "emitters", "scheduler", "rng"),
 }
 
 

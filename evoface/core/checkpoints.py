@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from functools import lru_cache
@@ -41,13 +42,25 @@ def save_atomic(obj: dict[str, Any], path: str | os.PathLike) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except (OSError, RuntimeError) as exc:  # torch's writer reports a full disk as RuntimeError
+    except (OSError, RuntimeError) as exc:
         kept = f"the previous {path.name} is intact" if path.is_file() else "nothing was written"
-        reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0][:120]
-        raise WriteError(f"cannot write {path}: {reason}; {kept}") from None
+        raise WriteError(f"cannot write {path}: {write_failure(exc)}; {kept}") from None
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
+
+
+def write_failure(exc: BaseException) -> str:
+    """Why a write failed, in a user's words. torch's writer reports a failed write (a full disk) as a RuntimeError
+    ("unexpected pos ...") raised while handling the OSError of the file: that OSError says why."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, OSError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is None:
+        return str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+    if cause.errno == errno.ENOSPC:
+        return "no space left on device"
+    return cause.strerror or str(cause)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

@@ -8,14 +8,17 @@ one group: typing one of them drops the defaults of the others, e.g. evolve's st
 
 ``new_config`` and ``resume_config`` build a config from the options a user typed (never from defaults filled in by
 a parser: those live only in the dataclass). A resumed run takes its folder from the caller, never from the stored
-config, and its kind from its checkpoint.
+config, its kind from its checkpoint, and what config.json lacks from the config saved in that checkpoint (a
+config.json that disagrees with it is refused).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import numbers
+import sys
 from dataclasses import MISSING, Field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -153,19 +156,62 @@ def _run_config_types() -> list[type]:
     return found
 
 
+def _plain(value: Any) -> Any:
+    """A value as config.json holds it (tuples as lists, ...)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _listed(names: list[str], shown: int = 4) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def stored_values(config_type: type, run_dir: str | Path, stored: dict[str, Any], saved: dict[str, Any] | None,
+                  checkpoint: str) -> dict[str, Any]:
+    """The field values a resumed run continues with: config.json (``stored``) over the config saved in its
+    checkpoint (``saved``) over ``absent_in_older_runs``.
+
+    InputError when config.json disagrees with the checkpoint on a field a resume may not change, or, for a run
+    without a saved config, when config.json lacks a field. A field only the checkpoint holds is taken from it, with
+    a warning.
+    """
+    fields = fields_by_name(config_type)
+    older = config_type.absent_in_older_runs
+    own = {k: v for k, v in stored.items() if k in fields and k != "out"}
+    if saved is None:
+        lacking = [name for name in fields if name not in own and name not in older and name != "out"]
+        if lacking:
+            raise InputError(f"{run_dir}/config.json lacks {_listed(lacking)}, and the run holds no checkpoint with "
+                             f"its config: start a new run")
+        return {**older, **own}
+    kept = {k: v for k, v in saved.items() if k in fields and k != "out"}
+    differ = [k for k in own if k in kept and k not in config_type.resume_changeable and own[k] != _plain(kept[k])]
+    if differ:
+        raise InputError(f"{run_dir}/config.json disagrees with {checkpoint}: "
+                         f"{'; '.join(f'{k} is {own[k]!r} in config.json, {kept[k]!r} in the checkpoint' for k in differ[:3])}"
+                         f"; restore config.json, or delete those keys from it to use the checkpoint's values")
+    taken = [k for k in kept if k not in own and k not in older]
+    if taken:
+        print(f"warning: {run_dir}/config.json lacks {_listed(taken)}: using the values saved in {checkpoint}",
+              file=sys.stderr)
+    return {**older, **kept, **own}
+
+
 def resume_config(config_type: type[ConfigT], run_dir: str | Path, typed: dict[str, Any],
-                  stored: dict[str, Any], kind: str | None) -> ConfigT:
+                  stored: dict[str, Any], kind: str | None, saved: dict[str, Any] | None = None,
+                  checkpoint: str = "its checkpoint") -> ConfigT:
     """The stored config of the run in ``run_dir`` with the typed options applied; validated.
 
-    ``stored`` is the run's config.json, ``kind`` the kind of its checkpoint (None when it has none yet). Typing an
-    option the config does not let change on resume is an InputError naming it (unless it repeats the stored value).
+    ``stored`` is the run's config.json, ``kind`` the kind of its checkpoint (None when it has none yet), ``saved``
+    the config saved in that checkpoint (see ``stored_values``). Typing an option the config does not let change on
+    resume is an InputError naming it (unless it repeats the stored value).
     """
     if kind is not None and kind != config_type.kind:
         raise InputError(f"{run_dir} is {describe_kind(kind)}, not {describe_kind(config_type.kind)}")
     fields = fields_by_name(config_type)
     if typed.get("out") not in (None, str(run_dir)):
         raise InputError("--out cannot be combined with --resume (the run stays in its folder)")
-    values = {**config_type.absent_in_older_runs, **{k: v for k, v in stored.items() if k in fields}}
+    values = stored_values(config_type, run_dir, stored, saved, checkpoint)
     missing = [f.name for f in fields.values() if f.name not in values and f.default is MISSING
                and f.default_factory is MISSING and f.name != "out"]
     if missing:
@@ -197,5 +243,7 @@ def run_config(config_type: type[ConfigT], typed: dict[str, Any],
         return new_config(config_type, typed), False
     run = RunDir(resume_dir, create=False)
     stored = run.read_stored_config()
-    kind = read_checkpoint(run.checkpoints / "last.pt")["kind"] if run.has_checkpoint else stored.get("kind")
-    return resume_config(config_type, str(resume_dir), typed, stored, kind), True
+    ckpt = read_checkpoint(run.last_checkpoint) if run.has_checkpoint else {"kind": stored.get("kind")}
+    saved = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else None
+    return resume_config(config_type, str(resume_dir), typed, stored, ckpt["kind"], saved,
+                         str(run.last_checkpoint)), True

@@ -21,8 +21,27 @@ from evoface.core.words import plural
 
 ConfigT = TypeVar("ConfigT")
 LOCK = ".lock"
-SKELETON = ("checkpoints", "samples", "plots")
+CHECKPOINTS = "checkpoints"
+SKELETON = (CHECKPOINTS, "samples", "plots")
 STAMP = "written_by"  # the key of config.json that marks a folder as an evoface run
+LAST_CHECKPOINT = "last.pt"  # a run's latest state: what a resume continues from
+BEST_CHECKPOINT = "best.pt"  # a trainer's best epoch (or a fit's model): what other commands use
+
+
+def last_checkpoint(run_dir: str | os.PathLike) -> Path:
+    """RUN/checkpoints/last.pt of the run folder ``run_dir``."""
+    return Path(run_dir) / CHECKPOINTS / LAST_CHECKPOINT
+
+
+def best_checkpoint(run_dir: str | os.PathLike) -> Path:
+    """RUN/checkpoints/best.pt of the run folder ``run_dir``."""
+    return Path(run_dir) / CHECKPOINTS / BEST_CHECKPOINT
+
+
+def model_checkpoint(path: str | os.PathLike) -> Path:
+    """A checkpoint path as given, or RUN/checkpoints/best.pt where ``path`` is a run folder."""
+    path = Path(path)
+    return best_checkpoint(path) if path.is_dir() else path
 
 
 def _alive(pid: int) -> bool:
@@ -63,7 +82,13 @@ class RunDir:
     # claiming ----------------------------------------------------------------------------------------------
     @property
     def has_checkpoint(self) -> bool:
-        return (self.checkpoints / "last.pt").is_file()
+        """Whether this run wrote its last checkpoint: it can be resumed."""
+        return self.last_checkpoint.is_file()
+
+    @property
+    def holds_checkpoint(self) -> bool:
+        """Whether this run, or a run in a subfolder (refine-rounds' rounds), wrote a last checkpoint."""
+        return self.path.is_dir() and any(self.path.rglob(LAST_CHECKPOINT))
 
     @staticmethod
     def check_free(path: str | os.PathLike) -> None:
@@ -74,6 +99,8 @@ class RunDir:
         if run.has_checkpoint:
             raise InputError(f"{run.path} already holds a run: pass --resume {run.path} to continue it, "
                              f"or choose a new --out")
+        if run.holds_checkpoint:
+            raise InputError(f"{run.path} holds runs in its subfolders: choose a new --out")
         if run.path.is_dir() and not run.config_path.is_file() and any(
                 not run._left_by_a_start(p) for p in run.path.iterdir()):
             raise InputError(f"{run.path} is a folder that holds no evoface run: choose a new --out")
@@ -176,7 +203,7 @@ class RunDir:
         """After a failure, unless a checkpoint lies below: remove the folder if this process made it, else empty it
         (what was there was a start that never reached a checkpoint); then unlock."""
         if self._locked or self.created:
-            if not any(self.path.rglob("last.pt")):
+            if not self.holds_checkpoint:
                 if self.created:
                     shutil.rmtree(self.path, ignore_errors=True)
                     self._locked = False
@@ -214,7 +241,15 @@ class RunDir:
 
     @property
     def checkpoints(self) -> Path:
-        return self.path / "checkpoints"
+        return self.path / CHECKPOINTS
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.checkpoints / LAST_CHECKPOINT
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.checkpoints / BEST_CHECKPOINT
 
     @property
     def samples(self) -> Path:
@@ -224,9 +259,12 @@ class RunDir:
     def plots(self) -> Path:
         return self.path / "plots"
 
-    def write_config(self, config: Any) -> None:
-        """config.json: every field, plus the run's ``kind`` when the config declares one."""
+    def write_config(self, config: Any, chosen: dict[str, Any] | None = None) -> None:
+        """config.json: every field, plus the run's ``kind`` when the config declares one, and under "chosen" what
+        the run resolved from its settings (the kernels and precision that "auto" picked, say)."""
         data = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+        if chosen:
+            data["chosen"] = chosen
         if getattr(config, "kind", ""):
             data["kind"] = config.kind
         data[STAMP] = "evoface"  # only a folder whose config.json says so may be cleared for a new start
@@ -292,3 +330,20 @@ class RunDir:
             os.replace(tmp, self.metrics_path)
         except OSError as exc:
             raise self.write_error(exc, self.metrics_path) from None
+
+
+def open_run(path: str | os.PathLike, resume: bool) -> tuple[RunDir, bool]:
+    """The folder of the run a command starts or continues, and whether it resumes.
+
+    ``resume``: the run, reopened and locked; one that holds no checkpoint yet (its start was killed) is started
+    again, and False comes back. A new run: the folder, checked to be free; the command claims it with
+    ``RunDir.begin`` once its inputs are checked. Either way, ``begin`` then ``failing``/``held`` make a failed start
+    leave nothing behind.
+    """
+    if not resume:
+        return RunDir.unclaimed(path), False
+    run = RunDir.reopen(path)
+    if run.holds_checkpoint:
+        return run, True
+    print(f"{run.path} holds no checkpoint yet: starting it again", file=sys.stderr)
+    return run, False

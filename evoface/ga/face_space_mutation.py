@@ -9,9 +9,8 @@ then gets the method's per-gene resets (probability ``indpb``). The first term i
 a share ``pull`` of the way to its nearest point in face space, which removes pixel noise a little every generation;
 the second proposes a change the way faces vary (a wider mouth, darker hair, lighter skin) rather than white noise.
 The chromosome stays the image: every pixel can still take any value, and the residual off face space is the GA's to
-keep when the fitness rewards it. Both terms cost two (n, D) x (D, k) products: the child's coordinates, an exact
-integer product on a CPU with AMX's int8 tiles (``evoface.core.uint8_products``), and the move, in fp32
-(``evoface.core.onednn.matmul``).
+keep when the fitness rewards it. Both terms cost two fp32 (n, D) x (D, k) products: the child's coordinates and the
+move (``evoface.kernels.onednn.matmul``).
 """
 
 from __future__ import annotations
@@ -22,8 +21,7 @@ import numba
 import numpy as np
 import torch
 
-from evoface.core import onednn
-from evoface.core.uint8_products import Uint8Product
+from evoface.kernels import onednn
 from evoface.ga.operators import mut_uniform_reset_block
 from evoface.ga.seed_stream import SeedStream
 
@@ -44,7 +42,6 @@ class FaceBasis:
                              f"{self.std.shape}")
         # the mean's coefficients, once (with torch: a numpy product would wake numpy's BLAS threads, see below)
         object.__setattr__(self, "mean_coefficients", torch.from_numpy(self.mean) @ torch.from_numpy(self.components))
-        object.__setattr__(self, "coordinates", Uint8Product(torch.from_numpy(self.components)))  # genes @ components
         object.__setattr__(self, "_tensors", {})
 
     def tensors(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -90,7 +87,7 @@ def mut_face_space_block(block: np.ndarray, basis: FaceBasis, step: float, pull:
     # the two products run on torch's thread pool, the one the fitness forward uses: numpy's BLAS threads, spinning
     # after each call, took the cores from the forward pass that follows (the loop ran 2.2-2.4x slower)
     components = torch.from_numpy(basis.components)
-    sums = basis.coordinates(torch.from_numpy(block))
+    sums = onednn.matmul(torch.from_numpy(block).float(), components)  # genes @ components
     centred_coefficients = sums.mul_(1 / 255).sub_(basis.mean_coefficients)
     coefficients = centred_coefficients.mul_(pull).add_(torch.from_numpy(draws * (np.float32(step) * basis.std)))
     move = onednn.matmul(coefficients, components.T)  # (n, D), in [0, 1] units

@@ -86,7 +86,7 @@ def cx_normal_point(ind1: np.ndarray, ind2: np.ndarray, sigma: float, seeds: See
 def _copy_bytes(dst, src, count):
     """Copy the first ``count`` bytes of the 1-D uint8 row ``src`` into ``dst``, after checking both are that long.
     A plain loop over contiguous rows: compiled, it copies as fast as the C library's memcpy, which the kernels
-    called through numba internals until this release (``bench/ga_speed.py --copies`` measures both)."""
+    called through numba internals until this release (``bench/copy_kernels.py`` measures both)."""
     if count < 0 or count > dst.shape[0] or count > src.shape[0]:
         raise IndexError("a byte copy runs past the end of a row")
     for j in range(count):

@@ -1,5 +1,6 @@
 """The runs of a folder as the studio's runs page shows them: what each is, how far it got, and for an ``evolve``
-run its fitness curve and latest best image, read while it runs (its metrics.jsonl may end in a half-written line)."""
+run its fitness curve and latest best image (for an ``illuminate`` run: its best objective by iteration and its map),
+read while it runs (its metrics.jsonl may end in a half-written line)."""
 
 from __future__ import annotations
 
@@ -60,12 +61,14 @@ class CurveReader:
                 continue
             if isinstance(row, dict) and "generation" in row and "max" in row:
                 points.append([row["generation"], row["max"], row.get("mean")])
+            elif isinstance(row, dict) and "iteration" in row and "best" in row:  # illuminate: the elites' best
+                points.append([row["iteration"], row["best"], row.get("mean")])
         self._files[path] = (offset + len(complete), points)
         return points
 
 
 def run_kind(run: Path) -> str:
-    """evolve, studio, or a training run, told from what the run directory holds."""
+    """evolve, illuminate, studio, or a training run, told from what the run directory holds."""
     try:
         config = json.loads((run / "config.json").read_text())
     except (OSError, json.JSONDecodeError):
@@ -74,6 +77,8 @@ def run_kind(run: Path) -> str:
         return "studio"
     if "mu" in config and "indpb" in config:
         return "evolve"
+    if "cells" in config and "measures" in config:
+        return "illuminate"
     return "training"
 
 
@@ -86,7 +91,9 @@ def run_folder(folder: Path, name: str) -> Path:
 
 
 def best_image(run: Path) -> Path | None:
-    """The latest snapshot of an evolve run's best individual."""
+    """The latest snapshot of an evolve run's best individual, or an illuminate run's map (redrawn as it runs)."""
+    if (run / "map.png").is_file():
+        return run / "map.png"
     snapshots = sorted((run / "samples").glob("best_*.png"))
     return snapshots[-1] if snapshots else None
 
@@ -100,8 +107,10 @@ def list_runs(folder: Path) -> list[dict[str, Any]]:
         metrics = run / "metrics.jsonl"
         changed = max(path.stat().st_mtime for path in (run / "config.json", metrics) if path.exists())
         last = last_row(metrics)
-        runs.append({"name": run.name, "kind": run_kind(run), "generation": last.get("generation"),
-                     "max": last.get("max"), "seconds_since_change": round(time.time() - changed, 1)})
+        runs.append({"name": run.name, "kind": run_kind(run),  # an illuminate run counts iterations
+                     "generation": last.get("generation", last.get("iteration")),
+                     "max": last.get("max", last.get("best")),
+                     "seconds_since_change": round(time.time() - changed, 1)})
     return sorted(runs, key=lambda run: run["seconds_since_change"])
 
 

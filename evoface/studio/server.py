@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import signal
+import socket
 import sys
 import threading
 from typing import Callable
 
 from werkzeug.serving import make_server
 
-from evoface.core.errors import InputError
+from evoface.core.network import listen
 from evoface.studio.app import LOCAL_HOSTS, create_app
-from evoface.studio.session import StudioSession
+from evoface.studio.session import StudioConfig, StudioSession
 
 
 def host_warning(host: str) -> str | None:
@@ -22,21 +23,37 @@ def host_warning(host: str) -> str | None:
             f"the default 127.0.0.1 keeps it on this machine")
 
 
-def serve(session: StudioSession, echo: Callable[..., None] | None = None) -> None:
-    """Serve ``session`` on its host and port until SIGINT or SIGTERM. Prints the URL (with the port the system
-    gave when the port is 0), any note, and a warning when the host is not this machine only."""
+def open_and_serve(config: StudioConfig, resume: bool) -> None:
+    """Listen on the session's host and port first, then open the session (which writes its run folder) and serve
+    it: a port in use or a host that does not resolve is an InputError that leaves nothing behind."""
+    listener = listen(config.host, config.port)
+    try:
+        session = StudioSession(config, resume=resume)
+    except BaseException:
+        listener.close()
+        raise
+    serve(session, listener=listener)
+
+
+def serve(session: StudioSession, echo: Callable[..., None] | None = None,
+          listener: socket.socket | None = None) -> None:
+    """Serve ``session`` on ``listener`` (by default a socket bound to its host and port, see ``listen``) until
+    SIGINT or SIGTERM, then close it. Prints the URL (with the port the system gave when the port is 0), any note,
+    and a warning when the host is not this machine only."""
     config, echo = session.config, echo or _echo
     warning = host_warning(config.host)
     if warning:
         echo(warning, err=True)
-    try:
-        server = make_server(config.host, config.port, create_app(session), threaded=True)
-    except OSError as exc:
-        raise InputError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None
+    listener = listener or listen(config.host, config.port)
+    bound, port = listener.getsockname()[:2]
+    try:  # werkzeug serves the bound socket: a numeric address, so nothing is looked up again
+        server = make_server(bound, port, create_app(session), threaded=True, fd=listener.fileno())
+    finally:
+        listener.close()  # the server holds its own copy
     if session.note:
         echo(session.note, err=True)
     host = f"[{config.host}]" if ":" in config.host else config.host
-    echo(f"evoface studio: http://{host}:{server.server_port}/  (run {session.run.path}; Ctrl-C stops)")
+    echo(f"evoface studio: http://{host}:{port}/  (run {session.run.path}; Ctrl-C stops)")
 
     def stop(signum, frame):  # shutdown() waits for serve_forever to return: call it from another thread
         threading.Thread(target=server.shutdown, daemon=True).start()

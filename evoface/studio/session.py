@@ -21,8 +21,10 @@ from evoface.core.checkpoints import load_checkpoint, save_atomic
 from evoface.core.configs import RunConfig, bounded, run_config, seed_field
 from evoface.core.errors import InputError
 from evoface.core.plots import image_grid, plot_series, save_png
-from evoface.core.rundir import RunDir
+from evoface.core.rundir import open_run
 from evoface.ga.seed_stream import SeedStream
+from evoface.kernels import switch
+from evoface.kernels.switch import MODES as KERNEL_MODES
 from evoface.scoring import BatchScorer
 from evoface.studio.breeding import Choice, blended_fitness, breed, favourite, grid_origins
 from evoface.studio.genomes import GENOMES, SHIPPED_DECODER, make_genome
@@ -39,7 +41,7 @@ class StudioConfig(RunConfig):
 
     kind = KIND
     command = "studio"
-    resume_changeable = ("host", "port", "runs")  # where the server listens and what its runs page lists
+    resume_changeable = ("host", "port", "runs", "kernels")  # where it listens, what its runs page lists, kernels
 
     out: str
     genome: str = bounded("latent", choices=GENOMES)  # latent (on a decoder) or pixel (the evolve chromosome)
@@ -53,6 +55,7 @@ class StudioConfig(RunConfig):
     host: str = LOCAL_HOST
     port: int = bounded(8765, 0, 65535)  # 0 = any free port
     runs: str | None = None         # the folder the runs page lists; None = the one that holds ``out``
+    kernels: str = bounded("auto", choices=KERNEL_MODES)  # the fast paths of scoring and decoding (evoface.kernels)
     seed: int = seed_field()
 
     def validate(self) -> None:
@@ -105,6 +108,44 @@ class Favourite:
     src: str | None = field(default=None, repr=False)  # its PNG data URI, once made
 
 
+@dataclass
+class SessionState:
+    """A session's last checkpoint (kind "studio"), all that a restart needs: ``genome`` (the genome's kind),
+    ``seed_stream`` (the operators' seed stream), ``next_version`` (the version the next grid gets), ``grid`` (the
+    grid on show, as ``Grid.to_checkpoint`` writes it), ``undo`` (the grids undo goes back to, oldest first),
+    ``history`` (each favourite's [generation, version, face]) with ``history_genes`` (their genes, a row each), and
+    ``config`` (the session's settings)."""
+
+    genome: str
+    seed_stream: int
+    next_version: int
+    grid: Grid
+    undo: list[Grid]
+    history: list[Favourite]
+    config: dict[str, Any]
+
+    def to_checkpoint(self) -> dict[str, Any]:
+        genes = (np.stack([fav.genes for fav in self.history]) if self.history
+                 else np.zeros((0, self.grid.genes.shape[1]), self.grid.genes.dtype))
+        return {"kind": KIND, "genome": self.genome, "seed_stream": self.seed_stream,
+                "next_version": self.next_version, "grid": self.grid.to_checkpoint(),
+                "undo": [grid.to_checkpoint() for grid in self.undo],
+                "history": [[fav.generation, fav.version, fav.face] for fav in self.history],
+                "history_genes": torch.from_numpy(genes), "config": self.config}
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict[str, Any], name: str) -> SessionState:
+        """The state a checkpoint holds; InputError for one that lacks a part of it."""
+        try:
+            genes = ckpt["history_genes"].numpy()
+            return cls(ckpt["genome"], ckpt["seed_stream"], ckpt["next_version"], Grid.from_checkpoint(ckpt["grid"]),
+                       [Grid.from_checkpoint(data) for data in ckpt["undo"]],
+                       [Favourite(g, v, f, genes[i].copy()) for i, (g, v, f) in enumerate(ckpt["history"])],
+                       ckpt.get("config", {}))
+        except (KeyError, AttributeError, IndexError, TypeError, ValueError) as exc:
+            raise InputError(f"{name} is an incomplete studio checkpoint ({type(exc).__name__})") from None
+
+
 def open_genome(config: StudioConfig) -> tuple[Any, str | None]:
     """The session's genome and a note to print: without ``--decoder``, a latent genome falls back to the pixel
     genome when the shipped GAN is not there (and ``config.genome`` then says pixel)."""
@@ -128,9 +169,10 @@ class StudioSession:
 
     def __init__(self, config: StudioConfig, resume: bool = False):
         config.validate()
-        self.run = RunDir.reopen(config.out) if resume else RunDir.unclaimed(config.out)  # claimed once checked
+        switch.select(config.kernels)
+        self.run, resume = open_run(config.out, resume)  # a new session's folder is claimed once its inputs are checked
         self.config = config
-        self.checkpoint_path = self.run.checkpoints / "last.pt"
+        self.checkpoint_path = self.run.last_checkpoint
         self.genome, self.note = open_genome(config)
         self.scorer = BatchScorer(load_faceness(config.fitness), torch.device("cpu"),
                                   genome_size=self.genome.image_size)
@@ -174,25 +216,17 @@ class StudioSession:
     # ---- persistence
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
-        if ckpt["genome"] != self.genome.kind or ckpt["grid"]["genes"].shape[1] != self.genome.length:
-            raise InputError(f"{self.checkpoint_path}: its {ckpt['genome']} genomes do not fit this session's "
+        state = SessionState.from_checkpoint(ckpt, str(self.checkpoint_path))
+        if state.genome != self.genome.kind or state.grid.genes.shape[1] != self.genome.length:
+            raise InputError(f"{self.checkpoint_path}: its {state.genome} genomes do not fit this session's "
                              f"{self.genome.kind} genome")
-        self.seeds = SeedStream(ckpt["seed_stream"])
-        self.next_version = ckpt["next_version"]
-        self.grid = Grid.from_checkpoint(ckpt["grid"])
-        self.undo = [Grid.from_checkpoint(data) for data in ckpt["undo"]]
-        genes = ckpt["history_genes"].numpy()
-        self.history = [Favourite(g, v, f, genes[i].copy()) for i, (g, v, f) in enumerate(ckpt["history"])]
+        self.seeds, self.next_version = SeedStream(state.seed_stream), state.next_version
+        self.grid, self.undo, self.history = state.grid, state.undo, state.history
 
     def _save(self) -> None:
-        history_genes = (np.stack([fav.genes for fav in self.history]) if self.history
-                         else np.zeros((0, self.genome.length), self.genome.dtype))
-        save_atomic({"kind": KIND, "genome": self.genome.kind, "seed_stream": self.seeds.state,
-                     "next_version": self.next_version, "grid": self.grid.to_checkpoint(),
-                     "undo": [grid.to_checkpoint() for grid in self.undo],
-                     "history": [[fav.generation, fav.version, fav.face] for fav in self.history],
-                     "history_genes": torch.from_numpy(history_genes), "config": dataclasses.asdict(self.config)},
-                    self.checkpoint_path)
+        state = SessionState(self.genome.kind, self.seeds.state, self.next_version, self.grid, self.undo,
+                             self.history, dataclasses.asdict(self.config))
+        save_atomic(state.to_checkpoint(), self.checkpoint_path)
 
     def _new_grid(self, number: int, genes: np.ndarray, choice: Choice, origins: list[str]) -> Grid:
         images = self.genome.images(genes)

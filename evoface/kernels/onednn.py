@@ -1,56 +1,47 @@
-"""fp32 products and convolutions through oneDNN on a CPU, each with its plain torch reference.
+"""fp32 products and a small conv net's forward through oneDNN on a CPU, each with its plain torch reference.
 
-torch sends an fp32 matrix product on a CPU to MKL's sgemm. On the AMD CPUs of this project's machines MKL takes a
-slower code path: a 2048^2 product ran 2x faster through oneDNN's inner-product primitive
-(``torch.ops.mkldnn._linear_pointwise``, the kernel ``torch.compile`` emits for a CPU linear layer;
-``bench/ga_speed.py`` prints both), and so did the realism prior's (80, 12288) x (12288, 64) product in a one-off
-check. On an Intel Xeon MKL was the faster of the two at every size measured, so ``matmul`` takes oneDNN's kernel
-only off Intel's CPUs. ``Graphed`` runs a small convolutional net as one oneDNN graph. Both compute the same fp32
-sums in another order, so results match the references to fp32 rounding (tested). Off a CPU, without oneDNN, under
-autocast or autograd, or for another dtype, every function here is its reference; inside ``with plain():`` too (the
-benches' before and after).
+``matmul`` (the fast path ``onednn-matmul``): torch sends an fp32 matrix product on a CPU to MKL's sgemm, which on
+AMD's CPUs takes a slower code path; oneDNN's inner-product primitive (``torch.ops.mkldnn._linear_pointwise``, the
+kernel ``torch.compile`` emits for a CPU linear layer) does not. On an Intel Xeon MKL was the faster of the two, so
+``matmul`` takes oneDNN's kernel only off Intel's CPUs. ``Graphed`` (the fast path ``onednn-graph``) runs a small
+convolutional net as one TorchScript graph that oneDNN fuses. Both compute the same fp32 sums in another order:
+results match the references to fp32 rounding (tested). Off a CPU, without oneDNN, under autocast or autograd, for
+another dtype, or where ``evoface.kernels`` turns them off, each is its reference. Their gains are in bench/README.md.
 """
 
 from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import torch
 from torch import nn
 
-from evoface.core.cpu import cpu_is_intel
-from evoface.core.wrapping import DerivedKernels, wrapped_getattr
-
-_plain_depth = 0  # > 0 inside ``plain()``
-
-
-@contextmanager
-def plain() -> Iterator[None]:
-    """Within it, every function here runs its plain torch reference."""
-    global _plain_depth
-    _plain_depth += 1
-    try:
-        yield
-    finally:
-        _plain_depth -= 1
+from evoface.kernels import switch as kernels
+from evoface.kernels.cpu import cpu_is_intel
+from evoface.kernels.wrapping import DerivedKernels, wrapped_getattr
 
 
-def usable(x: torch.Tensor, dtypes: tuple[torch.dtype, ...] = (torch.float32,), autocast: bool = False) -> bool:
-    """True when oneDNN's kernels can take ``x``: a CPU tensor of one of ``dtypes``, oneDNN built in, not inside
-    ``plain()``, and no autocast around unless ``autocast`` (the fp32 kernels would bypass it)."""
-    return (not _plain_depth and x.device.type == "cpu" and x.dtype in dtypes and torch.backends.mkldnn.is_available()
+def onednn_available() -> bool:
+    """True where torch was built with oneDNN (every x86 CPU wheel)."""
+    return torch.backends.mkldnn.is_available()
+
+
+def usable(name: str, x: torch.Tensor, dtypes: tuple[torch.dtype, ...] = (torch.float32,),
+           autocast: bool = False) -> bool:
+    """True when the fast path ``name`` is on (``evoface.kernels.enabled``) and oneDNN's kernels can take ``x``: a CPU
+    tensor of one of ``dtypes``, oneDNN built in, and no autocast around unless ``autocast`` (the fp32 kernels would
+    bypass it)."""
+    return (kernels.enabled(name) and x.device.type == "cpu" and x.dtype in dtypes and onednn_available()
             and (autocast or not torch.is_autocast_enabled("cpu")))
 
 
 def matmul(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """``x @ weight`` for a 2-D ``x`` (n, d) and ``weight`` (d, k), through oneDNN when ``usable``, no gradient is
-    wanted (oneDNN's kernel has no backward) and the CPU is not Intel's: on an Intel Xeon MKL's own product was the
-    faster one (``bench/ga_speed.py --products``)."""
+    wanted (oneDNN's kernel has no backward) and the CPU is not Intel's, where MKL's own product was the faster
+    one."""
     wants_gradient = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
-    if usable(x) and weight.dtype == torch.float32 and not wants_gradient and not cpu_is_intel():
+    if usable("onednn-matmul", x) and weight.dtype == torch.float32 and not wants_gradient and not cpu_is_intel():
         return torch.ops.mkldnn._linear_pointwise(x, weight.T, None, "none", [], "")
     return x @ weight
 
@@ -65,11 +56,11 @@ class Graphed(DerivedKernels):
     convolution with its bias and activation, blocked layouts kept between layers): the same fp32 arithmetic with no
     Python or dispatch between the layers. One graph per input signature (dtype, shape, strides), traced on its first
     call (under a second). The module itself runs where the graph cannot: input that is not ``usable`` (fp32 or
-    uint8, which the module converts itself), autograd on, inside ``plain()`` or ``torch.compile``, or a trace that
+    uint8, which the module converts itself), autograd on, the fast path off, inside ``torch.compile``, or a trace that
     failed or whose graph failed to run (the module then always runs for that signature, with one warning), and in
     training mode. Moving or converting the wrapper (``.to``, ``.float``) or loading a state dict drops its graphs;
     the module's weights must not be changed in place otherwise. TorchScript is deprecated in favour of
-    ``torch.compile``, which here took 39 s to compile and ran no faster (README), so its FutureWarnings are
+    ``torch.compile``, which took 39 s to compile and ran no faster (bench/README.md), so its FutureWarnings are
     silenced."""
 
     def __init__(self, module: nn.Module):
@@ -79,7 +70,7 @@ class Graphed(DerivedKernels):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if (self.training or torch.is_grad_enabled() or torch.compiler.is_compiling()
-                or not usable(x, (torch.float32, torch.uint8))):
+                or not usable("onednn-graph", x, (torch.float32, torch.uint8))):
             return self.module(x)  # (``torch.compile`` of the scorer, ``--precision fp32-compiled``, compiles this)
         key = (x.dtype, tuple(x.shape), x.stride())
         if key not in self.kernels:

@@ -4,7 +4,7 @@ transposed convolutions in fp32, made fast.
 Under ``torch.autocast`` on a CPU, each bf16 ``Conv2d`` converts its weights to bf16 and oneDNN reorders them into
 its blocked layout on every call, and the activation after it runs as a pass of its own. For a small net (the
 faceness net: 8 MFLOP an image) that overhead is most of the time: with AMX's bf16 tiles, autocast ran the forward
-no faster than the fp32 oneDNN graph (``bench/ga_speed.py``). ``pack_convolutions`` replaces each ``Conv2d``, and
+no faster than the fp32 oneDNN graph (bench/README.md). ``pack_convolutions`` replaces each ``Conv2d``, and
 the activation after it in an ``nn.Sequential``, by one ``PackedConv2d``: a
 ``torch.ops.mkldnn._convolution_pointwise`` call (the kernel ``torch.compile``'s CPU backend emits for a
 convolution), the activation fused as a post-op, the weights in bf16 and oneDNN's layout once per input shape. It
@@ -24,8 +24,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from evoface.core import onednn
-from evoface.core.wrapping import DerivedKernels, tensor_state
+from evoface.kernels import onednn
+from evoface.kernels.wrapping import DerivedKernels, tensor_state
 
 # activations oneDNN fuses into a convolution: (post-op name, its scalars)
 POST_OPS = {nn.ReLU: lambda layer: ("relu", []), nn.LeakyReLU: lambda layer: ("leaky_relu", [layer.negative_slope]),
@@ -74,9 +74,10 @@ class PackedLayer(DerivedKernels):
         raise NotImplementedError
 
     def runs_packed(self, x: torch.Tensor) -> bool:
-        """True for inference on input oneDNN takes (not in ``onednn.plain()``), where ``packed_dtype`` names one."""
+        """True for inference on input oneDNN takes, with the fast path ``packed-convolutions`` on, where
+        ``packed_dtype`` names one."""
         return (not self.training and not torch.is_grad_enabled() and not torch.compiler.is_compiling()
-                and onednn.usable(x, (torch.float32, torch.bfloat16), autocast=True)
+                and onednn.usable("packed-convolutions", x, (torch.float32, torch.bfloat16), autocast=True)
                 and self.packed_dtype(x) is not None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -133,8 +134,8 @@ class PackedConv2d(PackedLayer):
 
 
 class PackedConvTranspose2d(PackedLayer):
-    """A ``ConvTranspose2d`` and its activation: packed in fp32 outside autocast (inside ``full_precision()`` too:
-    the same fp32 sums in another order) and in bf16 under CPU autocast to bf16. The shipped GAN's transposed
+    """A ``ConvTranspose2d`` and its activation: packed in fp32 outside autocast (the same fp32 sums in
+    another order) and in bf16 under CPU autocast to bf16. The shipped GAN's transposed
     convolutions through oneDNN's kernel alone decoded 80 codes in 23.8 against 30.3 ms; with the two cases below
     as a product and a convolution, 21 ms (one-off checks)."""
 
@@ -179,11 +180,7 @@ class PackedConvTranspose2d(PackedLayer):
     def kernel(self, x, weight, bias):
         if self.from_one_pixel(x.shape):
             n, (height, width), outputs = len(x), self.conv.kernel_size, self.conv.out_channels
-            rows = x.reshape(n, -1)
-            # one row as two: MKL's product of one row (a matrix-vector product) sums in another order, so an image
-            # would depend on whether its code was decoded alone
-            y = (rows.repeat(2, 1) @ weight)[:1] if n == 1 else rows @ weight
-            y = y.view(n, height, width, outputs)
+            y = (x.reshape(n, -1) @ weight).view(n, height, width, outputs)
             y = y.add_(bias) if bias is not None else y
             y = self.activation(y) if self.activation is not None else y
             return y.permute(0, 3, 1, 2)  # channels last

@@ -36,8 +36,3 @@ def cpu_is_intel() -> bool:
 def cpu_has_bf16_tiles() -> bool:
     """True when this CPU has AMX's bf16 tile units and torch's oneDNN will use them."""
     return "amx_bf16" in cpu_flags() and torch.backends.mkldnn.is_available()
-
-
-def cpu_has_int8_tiles() -> bool:
-    """True when this CPU has AMX's int8 tile units (``torch._int_mm`` runs on them)."""
-    return "amx_int8" in cpu_flags()
