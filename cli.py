@@ -7,6 +7,7 @@ import sys
 import click
 
 from evoface.core.errors import InputError
+from evoface.kernels.sharing import claim_at_start
 from evoface.core.interrupts import Interrupted, sigterm_as_ctrl_c
 from evoface.core.options import ConfigCommand, Duration, command_config, config_options, typed_options
 from evoface.core.words import plural
@@ -406,6 +407,8 @@ def studio_command(resume_dir, **_):
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: InputError and usage errors print one line and exit with code 2."""
+    if "torch" not in sys.modules:  # a fresh process: the thread policy must be set before torch loads OpenMP
+        claim_at_start()
     try:
         with sigterm_as_ctrl_c():
             result = evoface.main(args=argv, prog_name="evoface", standalone_mode=False)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from evoface.kernels import choice, onednn, switch, threads
+from evoface.kernels import choice, onednn, sharing, switch, threads
 from neural.face_space import load_face_space
 from neural.precision import rank_correlation
 
@@ -67,6 +67,7 @@ def test_auto_names_what_runs_on_this_machine(auto):
 
 def test_runs_on_one_machine_share_its_cores(tmp_path, monkeypatch):
     monkeypatch.setattr(threads, "CHECK_EVERY_S", 0.0)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)  # a run that started alone: its threads spin
     before, me = torch.get_num_threads(), tmp_path / str(os.getpid())
     torch.set_num_threads(2)
     try:
@@ -85,6 +86,32 @@ def test_runs_on_one_machine_share_its_cores(tmp_path, monkeypatch):
         assert not me.exists() and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_run_that_waits_passively_keeps_its_threads(tmp_path, monkeypatch):
+    monkeypatch.setattr(threads, "CHECK_EVERY_S", 0.0)
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with threads.MachineShare(tmp_path) as share:
+            (tmp_path / "1").touch()
+            share.update()
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_process_waits_passively_only_when_another_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(sharing, "SETTLE_S", 0.0)
+    monkeypatch.setattr(sharing.atexit, "register", lambda *args, **kwargs: None)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert not sharing.claim_at_start(tmp_path) and "OMP_WAIT_POLICY" not in os.environ  # alone
+    assert (tmp_path / str(os.getpid())).exists()
+    (tmp_path / "1").touch()
+    assert sharing.claim_at_start(tmp_path) and os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # a user's setting is left alone
+    assert not sharing.claim_at_start(tmp_path) and os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
 
 
 def test_a_run_takes_at_least_one_thread():

@@ -164,9 +164,12 @@ def test_a_run_stores_its_filled_defaults_and_an_older_run_resumes_as_it_ran(tmp
     evolve(latent_config(tmp_path / "run", gan_path, generations=2))
     stored = json.loads((tmp_path / "run" / "config.json").read_text())
     assert (stored["prior"], stored["faceness_cap"], stored["niche_radius"]) == ("none", 0.98, 0.5)
+    last = tmp_path / "run" / "checkpoints" / "last.pt"
+    ckpt = torch.load(last, weights_only=True)
     for name in ("faceness_cap", "niche_radius", "niche_capacity"):  # as a run made before these fields
-        del stored[name]
+        del stored[name], ckpt["config"][name]  # config.json and the config its checkpoint keeps
     (tmp_path / "run" / "config.json").write_text(json.dumps(stored))
+    torch.save(ckpt, last)
     config = resume_config(tmp_path / "run", generations=3)
     assert (config.faceness_cap, config.niche_radius, config.niche_capacity) == (1.0, 0.0, 1)
     evolve(config, resume=True)

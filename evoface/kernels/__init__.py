@@ -13,7 +13,8 @@ Their gains, by CPU, are in bench/README.md. A fast path computes what its refer
 same ranking within a stated tolerance, not the same bits. The same bits are promised only on the same path, shapes,
 machine and thread count, which is what an exact resume needs.
 
-The thread policy (``threads``): runs on one machine share its cores, each taking the cores divided by the runs
-(``MachineShare``), so that runs started side by side do not oversubscribe a small machine. ``switch`` holds the
-choice and imports neither torch nor the rest of the project; ``choice`` says what ``auto`` picks on this machine.
+The thread policy (``sharing``, ``threads``): evoface processes on one machine list themselves; one that starts
+while another runs waits passively, and one that started alone takes the cores divided by the runs once others
+appear, so that runs side by side do not oversubscribe a small machine. ``switch`` holds the choice and imports
+neither torch nor the rest of the project; ``choice`` says what ``auto`` picks on this machine.
 """
