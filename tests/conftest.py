@@ -116,6 +116,19 @@ def assert_one_line_error(code, err, fragment):
     assert "Traceback" not in err
 
 
+@pytest.fixture
+def fast_paths_on(monkeypatch):
+    """The kernels switch at auto, whatever ``EVOFACE_KERNELS`` says: for the tests of a fast path against its plain
+    reference, which must run the fast path to compare it."""
+    from evoface.kernels import switch
+
+    monkeypatch.delenv(switch.ENVIRONMENT, raising=False)
+    before = switch.selected_mode()
+    switch.select("auto")
+    yield
+    switch.select(before)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("EVOFACE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))

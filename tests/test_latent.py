@@ -207,6 +207,7 @@ def test_a_code_decodes_to_the_same_image_whatever_shares_its_batch(gan_path, va
     assert vae.kind == "vae" and within_a_level(vae.decode(zv[2:3])[0], vae.decode(zv)[2])
 
 
+@pytest.mark.usefixtures("fast_paths_on")  # it checks that the packed kernels decode
 def test_a_decoder_decodes_as_its_net_does(gan_path, vae_path, monkeypatch):
     from evoface.kernels import packed_convs
 

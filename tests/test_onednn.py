@@ -16,6 +16,7 @@ from neural.face_space import FaceSpaceConfig, fit_face_space
 from neural.faceness import FacenessConfig, FacenessNet
 from neural.precision import rank_correlation
 
+pytestmark = pytest.mark.usefixtures("fast_paths_on")  # these tests compare the fast paths with their references
 needs_onednn = pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="torch was built without oneDNN")
 
 

@@ -15,6 +15,7 @@ from evoface.kernels import onednn, switch
 from evoface.kernels.packed_convs import (PackedConv2d, PackedConvTranspose2d, fold_batch_norms, pack_convolutions,
                                        sub_pixel_weight)
 
+pytestmark = pytest.mark.usefixtures("fast_paths_on")  # these tests compare the fast paths with their references
 needs_onednn = pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="torch was built without oneDNN")
 
 

@@ -44,7 +44,8 @@ def model_checkpoint(path: str | os.PathLike) -> Path:
     return best_checkpoint(path) if path.is_dir() else path
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (one of another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -176,7 +177,7 @@ class RunDir:
                     pid = int(path.read_text().strip() or 0)
                 except (OSError, ValueError):
                     pid = 0
-                if pid and pid != os.getpid() and _alive(pid):
+                if pid and pid != os.getpid() and process_alive(pid):
                     raise InputError(f"{self.path} is in use by process {pid}") from None
                 path.unlink(missing_ok=True)  # its process is gone (or it is this one): a stale lock
                 continue

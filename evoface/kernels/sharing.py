@@ -10,6 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from evoface.core.rundir import process_alive
+
 SETTLE_S = 0.2  # runs started together list themselves within this of each other
 PASSIVE = {"OMP_WAIT_POLICY": "PASSIVE"}
 
@@ -19,21 +21,11 @@ def registry() -> Path:
     return Path(tempfile.gettempdir()) / f"evoface-runs-{os.getuid()}"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def live_runs(folder: Path) -> int:
     """The processes listed in ``folder`` that are alive (a dead one's file is removed)."""
     count = 0
     for entry in folder.glob("*"):
-        if entry.name.isdigit() and _alive(int(entry.name)):
+        if entry.name.isdigit() and process_alive(int(entry.name)):
             count += 1
         else:
             entry.unlink(missing_ok=True)
