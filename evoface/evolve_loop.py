@@ -12,6 +12,7 @@ from typing import Any
 from evoface.core.words import plural
 from evoface.evolve_build import Evolution
 from evoface.ga.engine import fitness_statistics
+from evoface.kernels.allocator import large_blocks_on_heap
 from evoface.kernels.threads import MachineShare
 
 
@@ -82,7 +83,7 @@ def evolve_until(evolution: Evolution, should_stop: Callable[[Clock], str | None
     metrics row (DEAP's logbook), then each hook whose cadence has come runs. ``evolution.elapsed`` counts the seconds
     of evolution in all, across resumes. The run shares the machine's cores with other runs (``MachineShare``)."""
     clock, start_generation = Clock(evolution.elapsed), evolution.generation
-    with MachineShare() as share:
+    with MachineShare() as share, large_blocks_on_heap():
         while not (reason := should_stop(clock)):
             share.update()
             step(evolution)

@@ -16,6 +16,7 @@ from unittest import mock
 import numpy as np
 import torch
 
+from evoface.kernels.allocator import large_blocks_on_heap
 from evoface.core.errors import InputError
 from evoface.core.interrupts import interruptible, stop_point
 
@@ -71,10 +72,11 @@ def inception_features(model: torch.nn.Module, images: np.ndarray, batch_size: i
     device = next(model.parameters()).device
     batch_size = batch_size or (CPU_BATCH if device.type == "cpu" else GPU_BATCH)
     out = np.empty((len(images), FEATURE_DIM))
-    for start in range(0, len(images), batch_size):
-        batch = torch.from_numpy(images[start:start + batch_size]).to(device).permute(0, 3, 1, 2).float() / 255.0
-        out[start:start + len(batch)] = model(batch)[0].squeeze(-1).squeeze(-1).double().cpu().numpy()
-        stop_point()
+    with large_blocks_on_heap(device.type == "cpu"):
+        for start in range(0, len(images), batch_size):
+            batch = torch.from_numpy(images[start:start + batch_size]).to(device).permute(0, 3, 1, 2).float() / 255.0
+            out[start:start + len(batch)] = model(batch)[0].squeeze(-1).squeeze(-1).double().cpu().numpy()
+            stop_point()
     return out
 
 

@@ -7,7 +7,8 @@ run, say), whatever a command asks for. The fast paths, each with its plain refe
 - ``onednn-graph`` (``onednn.Graphed``): the fp32 faceness net as one TorchScript graph fused by oneDNN;
 - ``onednn-matmul`` (``onednn.matmul``): the face space's fp32 products through oneDNN off Intel's CPUs;
 - ``packed-convolutions`` (``packed_convs``): convolutions and their activations as single oneDNN kernels with
-  packed weights: bf16 ones under autocast, and a decoder's transposed ones in fp32.
+  packed weights: bf16 ones under autocast, and a decoder's transposed ones in fp32;
+- ``heap-blocks`` (``allocator``): glibc's thresholds fixed around the evolve loop and FID's features.
 
 Their gains, by CPU, are in bench/README.md. A fast path computes what its reference computes in another order: the
 same ranking within a stated tolerance, not the same bits. The same bits are promised only on the same path, shapes,

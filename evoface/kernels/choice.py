@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evoface.kernels import cpu, onednn
+from evoface.kernels import allocator, cpu, onednn
 from evoface.kernels.switch import ENVIRONMENT, disabled, forced_plain, selected, selected_mode
 
 
@@ -18,11 +18,13 @@ def available(device: str = "cpu", precision: str = "fp32", decoder: bool = Fals
             found.append("packed-convolutions")
         if not cpu.cpu_is_intel():
             found.append("onednn-matmul")
+    if allocator.available():
+        found.append("heap-blocks")
     return [name for name in found if name not in disabled()]
 
 
 def describe(device: str = "cpu", precision: str = "fp32", decoder: bool = False) -> str:
-    """What the kernels switch chose, for a closing line: "auto (onednn-graph, onednn-matmul)" or "plain"."""
+    """What the kernels switch chose, for a closing line: "auto (onednn-graph, onednn-matmul, heap-blocks)" or "plain"."""
     if selected() == "plain":
         return "plain" + (f" ({ENVIRONMENT}=plain)" if forced_plain() and selected_mode() != "plain" else "")
     chosen = available(device, precision, decoder)

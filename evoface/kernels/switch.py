@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 MODES = ("auto", "plain")
 ENVIRONMENT = "EVOFACE_KERNELS"  # "plain" forces the plain path for a whole process
-NAMES = ("onednn-graph", "onednn-matmul", "packed-convolutions")
+NAMES = ("onednn-graph", "onednn-matmul", "packed-convolutions", "heap-blocks")
 
 _lock = threading.Lock()
 _mode = "auto"
