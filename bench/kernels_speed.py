@@ -2,6 +2,8 @@
 ``--genome latent``) with every fast path on, with each one off in turn, and with all off (``--kernels plain``),
 taking turns in one process. Prints each variant's generations/s and the speed-up of ``auto`` over it (the gain of
 the fast path that variant turns off). A fast path stays where it gives at least 1.15x on some CPU (bench/README.md).
+``heap-blocks`` cannot be measured here: glibc keeps thresholds once a process sets them, so time it in separate
+processes (``bench/release_speed.py`` against a checkout without it).
 Only the ratios compare; the rates hold for the machine printed first.
 
 Run: python bench/kernels_speed.py [--genome pixel|latent] [--generations 300] [--turns 5]
