@@ -103,8 +103,8 @@ def train_fitness_command(resume_dir, refine, **_):
     ("tv_weight", {"help": "Fitness = faceness - this * total variation (smoothness)."}),
     ("blur_sigma", {"help": "Score a Gaussian-blurred copy (sigma in pixels)."}),
     ("faceness_cap", {"help": "Satisfice: faceness above this counts as this, so selection stops pushing an image "
-                              "that passes towards a super-stimulus (1 = no cap; default: 0.98 for the latent genome, "
-                              "1 for the pixel genome)."}),
+                              "that passes towards a super-stimulus, and the realism prior decides between faces that pass (1 = no cap; "
+                              "default: 0.98)."}),
     ("prior", {"help": "Realism prior: face-space subtracts --prior-weight x the distance from face space (the "
                        "principal components of real faces, see train-prior) from the faceness; none: faceness only "
                        "(default: face-space for the pixel genome, none for the latent one, whose decoder keeps it "
@@ -136,10 +136,12 @@ def train_fitness_command(resume_dir, refine, **_):
     ("foreign", {"help": "Latent: fresh N(0, I) individuals per generation."}),
     ("latent_norm", {"help": "Latent: sphere rescales each mutated code to norm sqrt(k), where the decoder's "
                              "training codes lie; free lets mutation drift it."}),
-    ("niche_radius", {"help": "Latent: niching by clearing; codes closer than this share of the distance between "
-                              "two random codes share a niche, of which only the best keeps its rank, so the elites "
-                              "and the grid are distinct faces (0 = off; default: 0.5 for the latent genome)."}),
-    ("niche_capacity", {"help": "Latent niching: individuals per niche that keep their rank."}),
+    ("niche_radius", {"help": "Niching by clearing: individuals closer than this share of the distance between two "
+                              "random codes (latent) or two random real faces' face-space coordinates (pixel) share a "
+                              "niche, of which only the best keeps its rank, so the elites and the grid are distinct "
+                              "faces; a pixel run's grid also loses the resets' stray dots (0 = off; default: 0.5 "
+                              "latent, 0.3 pixel)."}),
+    ("niche_capacity", {"help": "Niching: individuals per niche that keep their rank."}),
     ("device", DEVICE_HELP),
     ("precision", {"help": "Fitness models' precision. fp32: on a CPU the faceness net as one oneDNN graph; bf16: "
                            "autocast, packed oneDNN convolutions, the head in fp32; fp32-compiled: torch.compile "

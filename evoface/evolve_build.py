@@ -25,6 +25,7 @@ from evoface.core.errors import InputError
 from evoface.core.rundir import last_checkpoint
 from evoface.evolve_config import KIND, TENSOR_MUTATIONS, EvolveConfig
 from evoface.ga.blob_mutation import mut_blobs_and_reset_block
+from evoface.ga.despeckle import polisher
 from evoface.ga.engine import QElitistGA, evaluate_invalid, population_arrays
 from evoface.ga.face_space_mutation import FaceBasis, mut_face_space_block
 from evoface.ga.latent_toolbox import build_latent_toolbox
@@ -109,7 +110,10 @@ class Evolution:
     def sync_hall_of_fame(self) -> tools.HallOfFame:
         """Bring the hall of fame up to date from the population's best top_k (all of it, with niching); return it."""
         population = self.population
-        self.hall_of_fame.update(population if self.niche_radius else tools.selBest(population, self.config.top_k))
+        if self.niche_radius:
+            self.hall_of_fame.update(population, self.ga.descriptors)
+        else:
+            self.hall_of_fame.update(tools.selBest(population, self.config.top_k))
         return self.hall_of_fame
 
     def images(self, genes: np.ndarray) -> np.ndarray:
@@ -172,7 +176,8 @@ def build_scoring(config: EvolveConfig, target_path: str | Path | None = None) -
     if config.size is not None and config.size != size:
         raise InputError(f"--size {config.size} does not match the fitness model, which scores {size}px images")
     models = [model] + [load_faceness(path) for path in config.ensemble]
-    needs_face_space = (config.prior == "face-space" or (config.genome == "pixel" and config.mutation == "face-space")
+    pixel_needs = config.genome == "pixel" and (config.mutation == "face-space" or bool(config.niche_radius))
+    needs_face_space = (config.prior == "face-space" or pixel_needs
                         or (config.target is not None and config.target_space == "face-space"))
     face_space = load_face_space(config.prior_model) if needs_face_space else None
     target = None if config.target is None else read_target(target_path or config.target, size)
@@ -228,9 +233,25 @@ def _toolbox(config: EvolveConfig, scoring: Scoring, latent: LatentGenome | None
     return toolbox
 
 
-def _hall_of_fame(size: int, niche_radius: float) -> tools.HallOfFame:
-    """The run's top ``size``; with niching, the best of distinct niches."""
-    return NicheHallOfFame(size, niche_radius) if niche_radius else tools.HallOfFame(size, similar=np.array_equal)
+def _hall_of_fame(size: int, niche_radius: float, describe=None, polish=None) -> tools.HallOfFame:
+    """The run's top ``size``; with niching, the best of distinct niches (polished as they enter, where given)."""
+    return (NicheHallOfFame(size, niche_radius, describe, polish) if niche_radius
+            else tools.HallOfFame(size, similar=np.array_equal))
+
+
+def niching(config: EvolveConfig, scoring: Scoring, latent: LatentGenome | None, length: int):
+    """(radius, describe) of the run's niching by clearing: latent codes are compared gene for gene, pixel images by
+    their coordinates in face space (in real faces' stds), both with ``--niche-radius`` a share of the distance
+    between two random codes or faces; (0.0, None) without niching."""
+    if not config.niche_radius:
+        return 0.0, None
+    if latent:
+        return radius_in_genes(config.niche_radius, length), None
+    basis = FaceBasis.of(scoring.face_space)
+    if basis.mean.shape[0] != length:
+        raise InputError(f"--niche-radius compares faces in the {scoring.face_space.config.size}px face space; this "
+                         f"run's genome is {config.genome_size}px (use --niche-radius 0 with --genome-size)")
+    return radius_in_genes(config.niche_radius, basis.components.shape[1]), basis.coordinates
 
 
 def _initial_genes_from(run_dir: str, config: EvolveConfig, latent: LatentGenome | None, genome_size: int) -> np.ndarray:
@@ -286,13 +307,21 @@ def build_evolution(config: EvolveConfig, state: dict[str, Any] | None = None, t
         rng, generation = rng_state.seed_everything(config.seed), 0
         seeds = SeedStream.from_generator(rng)
     box = _toolbox(config, scoring, latent, engine, rng, seeds, toolbox)
-    niche_radius = radius_in_genes(config.niche_radius, length) if latent else 0.0
+    niche_radius, describe = niching(config, scoring, latent, length)
     if niche_radius:
         box.register("rank", clearing_ranking, radius=niche_radius, capacity=config.niche_capacity)
-    hall_of_fame = _hall_of_fame(config.top_k, niche_radius)
+        if describe is not None:
+            box.register("describe", describe)
+    # pixel niching compares the full-size image (``niching``): its hall of fame loses the resets' stray dots
+    polish = polisher(scorer, scorer.size) if describe is not None else None
+    hall_of_fame = _hall_of_fame(config.top_k, niche_radius, describe, polish)
     if state is not None:
         population = as_individuals(state["genes"].numpy().copy(), state["fitness"].numpy())
-        hall_of_fame.update(as_individuals(state["hof_genes"].numpy().copy(), state["hof_fitness"].numpy()))
+        members = as_individuals(state["hof_genes"].numpy().copy(), state["hof_fitness"].numpy())
+        if isinstance(hall_of_fame, NicheHallOfFame):
+            hall_of_fame.restore(members)
+        else:
+            hall_of_fame.update(members)
         elites_first = state["elites_first"]
     else:
         elites_first = True

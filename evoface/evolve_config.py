@@ -26,7 +26,7 @@ ENGINES = ("auto", "fast", "tensor", "reference")
 TENSOR_MUTATIONS = ("reset", "face-space")
 # what a field left unset means, by genome. The latent genome's decoder is its realism prior; its faceness is capped
 # (satisficing) and its elites niched, so that it picks distinct faces instead of pushing one to a super-stimulus
-GENOME_DEFAULTS = {"pixel": {"prior": "face-space", "faceness_cap": 1.0, "niche_radius": 0.0},
+GENOME_DEFAULTS = {"pixel": {"prior": "face-space", "faceness_cap": 0.98, "niche_radius": 0.3},
                    "latent": {"prior": "none", "faceness_cap": 0.98, "niche_radius": 0.5}}
 
 
@@ -120,7 +120,10 @@ class EvolveConfig(RunConfig):
         super().validate()
         for name, value in GENOME_DEFAULTS[self.genome].items():
             if getattr(self, name) is None:  # stored so: a resumed run keeps what it started with
-                setattr(self, name, value)
+                # pixel niching compares faces in the full-size face space, in the fast or tensor engine's ranking:
+                # a smaller genome and the reference engine (DEAP's plain loop) run without it
+                aside = name == "niche_radius" and (self.genome_size is not None or self.engine == "reference")
+                setattr(self, name, 0.0 if aside else value)
         if not 0 <= self.q < self.mu:
             raise InputError(f"--q must be in [0, mu) = [0, {self.mu}), got {self.q}")
         if self.blob_min_radius > self.blob_max_radius:
@@ -148,8 +151,12 @@ class EvolveConfig(RunConfig):
         if self.genome == "pixel":
             if self.decoder is not None:
                 raise InputError("--decoder needs --genome latent")
-            if self.niche_radius:
-                raise InputError("--niche-radius applies to the latent genome (--genome latent)")
+            if self.niche_radius and self.genome_size is not None:
+                raise InputError("--niche-radius compares pixel images in face space, at the fitness model's size: "
+                                 "leave --genome-size out, or set --niche-radius 0")
+            if self.niche_radius and self.engine == "reference":
+                raise InputError("--niche-radius ranks in the fast and tensor engines; the reference engine is DEAP's "
+                                 "plain loop (set --niche-radius 0)")
             return
         if self.genome_size is not None:
             raise InputError("--genome-size applies to the pixel genome; a latent genome is the decoder's code")

@@ -61,8 +61,8 @@ def merge_best(blocks: list[np.ndarray], fitness: list[np.ndarray], count: int, 
 
 
 def merge_radius(config: Any, genome_length: int) -> float:
-    """The niching radius, in gene units, of the run's merged hall of fame (0 without niching; pixel runs never
-    niche)."""
+    """The niching radius, in gene units, of the run's merged hall of fame (0 without niching). Pixel islands niche
+    in face space, each in its own hall of fame; their merged one is merged by fitness alone."""
     return radius_in_genes(config.niche_radius, genome_length) if config.genome == "latent" else 0.0
 
 

@@ -143,7 +143,8 @@ def test_island_run_writes_one_run_directory_of_every_island(reference_run):
     ckpt = final_state(out)
     assert ckpt["genes"].shape[0] == 2 * TINY["mu"] and len(ckpt["islands"]) == 2
     assert ckpt["hof_fitness"][0] == pytest.approx(summary["best_fitness"])
-    assert ckpt["hof_fitness"][0] == pytest.approx(max(r["max"] for r in rows))  # the overall best
+    # the overall best: at least the best row's (a copy polished of its stray dots may score higher)
+    assert ckpt["hof_fitness"][0] >= max(r["max"] for r in rows) - 1e-9
     assert (out / "top_grid.png").is_file() and (out / "plots" / "fitness.png").is_file()
     assert sorted(p.name for p in (out / "samples").glob("best_*.png"))[-1] == "best_0000040.png"
     first_rows = {i: [r for r in rows if r["island"] == i and r["generation"] == 1][0] for i in (0, 1)}

@@ -11,10 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evoface.core.checkpoints import load_checkpoint
+from evoface.core.errors import InputError
 from evoface.evolve import EvolveConfig, evolve, resume_config
 from evoface.scoring import BatchScorer
 from neural.face_space import load_face_space
 from neural.faceness_store import load_faceness
+from evoface.ga.face_space_mutation import FaceBasis
 from evoface.ga.niching import NicheHallOfFame, clearing_mask, clearing_ranking, typical_distance
 from evoface.ga.operators import keep_elites
 from evoface.ga.toolbox import as_individuals
@@ -85,6 +87,25 @@ def test_the_niche_hall_of_fame_keeps_ties_in_order_and_rebuilds_the_same_from_i
     assert [key.values[0] for key in rebuilt.keys] == [0.98] * 4
 
 
+def test_the_hall_of_fame_polishes_its_newcomers_once_and_a_restore_keeps_them_as_saved():
+    calls = []
+
+    def polish(genes, fitness):  # "cleans" a row whose gene ends in .5 and raises its fitness
+        calls.append(len(genes))
+        clean = np.floor(genes)
+        return clean, np.where((clean != genes).any(1), fitness + 0.5, fitness)
+
+    hof = NicheHallOfFame(3, radius=1.0, polish=polish)
+    hof.update(as_individuals(np.array([[0.0], [5.5], [9.0]], np.float32), np.array([0.9, 0.6, 0.7])))
+    assert [float(ind[0]) for ind in hof] == [5.0, 0.0, 9.0]  # 5.5 polished to 5.0 at 1.1: now first
+    assert [ind.fitness.values[0] for ind in hof] == pytest.approx([1.1, 0.9, 0.7])
+    hof.update(as_individuals(np.array([[0.1], [9.2]], np.float32), np.array([0.1, 0.2])))  # no newcomer
+    assert calls == [3]
+    restored = NicheHallOfFame(3, radius=1.0, polish=polish)
+    restored.restore(as_individuals(np.array([[5.5]], np.float32), np.array([1.1])))  # as saved, not polished again
+    assert [float(ind[0]) for ind in restored] == [5.5] and calls == [3]
+
+
 def test_clearing_ties_go_to_the_incumbent_elites():
     genes = np.array([[0.0], [0.1], [5.0]], np.float32)
     fitness = np.array([0.98, 0.98, 0.98])
@@ -122,11 +143,45 @@ def test_a_niching_latent_run_keeps_distinct_elites_and_resumes_bit_exact(tmp_pa
     assert list(a["hof_fitness"].numpy()) == sorted(a["hof_fitness"].numpy(), reverse=True)
 
 
-def test_niching_is_a_latent_option_and_a_target_above_the_cap_is_refused(tmp_path, capsys):
-    code, err = run_cli(["evolve", "--niche-radius", "0.5", "--generations", "1", "--out", str(tmp_path / "a")],
-                        capsys)
-    assert_one_line_error(code, err, "--niche-radius applies to the latent genome")
+def test_a_niching_pixel_run_keeps_faces_apart_in_face_space_and_resumes_bit_exact(tmp_path):
+    options = dict(niche_radius=0.3, mu=16, q=4, top_k=4, device="cpu", precision="fp32")
+    evolve(EvolveConfig(out=str(tmp_path / "straight"), generations=10, **options))
+    evolve(EvolveConfig(out=str(tmp_path / "split"), generations=6, **options))
+    evolve(resume_config(tmp_path / "split", generations=10), resume=True)
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt", "evolve")
+    b = load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt", "evolve")
+    assert torch.equal(a["genes"], b["genes"]) and torch.equal(a["hof_genes"], b["hof_genes"])
+    face_space = load_face_space()
+    with torch.inference_mode():  # the plain computation: the face space's own coefficients, in real faces' stds
+        hof = face_space.coefficients(a["hof_genes"].view(-1, 64, 64, 3).permute(0, 3, 1, 2)).double().numpy()
+    distances = np.linalg.norm(hof[:, None] - hof[None], axis=2)[np.triu_indices(len(hof), 1)]
+    radius = 0.3 * typical_distance(face_space.components.shape[1])
+    assert len(hof) == 4 and distances.min() >= radius * (1 - 1e-4)  # fp32 products: a hair of tolerance
+
+
+def test_face_space_coordinates_match_the_face_space_s_coefficients():
+    face_space = load_face_space()
+    faces = synthetic_faces(6, 64, seed=3)
+    coordinates = FaceBasis.of(face_space).coordinates(faces.reshape(6, -1))
+    with torch.inference_mode():
+        expected = face_space.coefficients(torch.from_numpy(faces).permute(0, 3, 1, 2)).numpy()
+    assert coordinates.shape == (6, face_space.components.shape[1])
+    assert np.allclose(coordinates, expected, atol=1e-3)
+
+
+def test_pixel_niching_needs_the_full_size_genome_and_a_target_above_the_cap_is_refused(tmp_path, capsys):
+    code, err = run_cli(["evolve", "--niche-radius", "0.5", "--genome-size", "16", "--generations", "1", "--out",
+                         str(tmp_path / "a")], capsys)
+    assert_one_line_error(code, err, "--niche-radius compares pixel images in face space")
     assert not (tmp_path / "a").exists()
+    smaller = EvolveConfig(out="s", genome_size=16)  # the default niching steps aside for a smaller genome
+    smaller.validate()
+    assert smaller.niche_radius == 0.0
+    reference = EvolveConfig(out="r", engine="reference")  # and for DEAP's plain loop
+    reference.validate()
+    assert reference.niche_radius == 0.0
+    with pytest.raises(InputError, match="the reference engine is DEAP's plain loop"):
+        EvolveConfig(out="r", engine="reference", niche_radius=0.3).validate()
     code, err = run_cli(["evolve", "--genome", "latent", "--target-fitness", "0.99", "--out", str(tmp_path / "b")],
                         capsys)
     assert_one_line_error(code, err, "--target-fitness 0.99 can never be reached: --faceness-cap caps the fitness at "
@@ -154,7 +209,7 @@ def test_each_genome_fills_its_own_defaults_and_typed_values_win():
     pixel.validate()
     assert (latent.prior, latent.faceness_cap, latent.niche_radius, latent.latent_norm) == ("none", 0.98, 0.5,
                                                                                             "sphere")
-    assert (pixel.prior, pixel.faceness_cap, pixel.niche_radius) == ("face-space", 1.0, 0.0)
+    assert (pixel.prior, pixel.faceness_cap, pixel.niche_radius) == ("face-space", 0.98, 0.3)
     typed = EvolveConfig(out="c", genome="latent", prior="face-space", faceness_cap=1.0, niche_radius=0.0)
     typed.validate()
     assert (typed.prior, typed.faceness_cap, typed.niche_radius) == ("face-space", 1.0, 0.0)
@@ -174,3 +229,17 @@ def test_a_run_stores_its_filled_defaults_and_an_older_run_resumes_as_it_ran(tmp
     assert (config.faceness_cap, config.niche_radius, config.niche_capacity) == (1.0, 0.0, 1)
     evolve(config, resume=True)
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt", "evolve")["generation"] == 3
+
+
+def test_pixel_niching_describes_each_generation_once_for_its_ranking_and_hall_of_fame(tmp_path):
+    from evoface.evolve_build import build_evolution
+    from evoface.evolve_loop import evolve_generations
+
+    evolution = build_evolution(EvolveConfig(out=str(tmp_path / "run"), mu=12, q=3, top_k=4, device="cpu",
+                                             precision="fp32"))
+    describe, calls = evolution.toolbox.describe, []
+    evolution.toolbox.register("describe", lambda genes: calls.append(len(genes)) or describe(genes))
+    evolve_generations(evolution, 3)
+    # the first population once, then each new generation once: its hall of fame update and the next ranking share it
+    assert calls == [12, 12, 12, 12]
+    assert np.allclose(evolution.ga.descriptors, describe(evolution.ga.genes))

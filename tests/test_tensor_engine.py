@@ -170,7 +170,8 @@ def test_immigrants_reach_the_device_and_the_next_generation(tmp_path):
     from evoface.evolve_build import build_evolution
     from evoface.evolve_loop import evolve_generations
 
-    evolution = build_evolution(config(tmp_path / "run", engine="tensor", generations=2))
+    # without niching, which would clear the second of two identical immigrants
+    evolution = build_evolution(config(tmp_path / "run", engine="tensor", generations=2, niche_radius=0.0))
     evolve_generations(evolution, 2)
     ga = evolution.ga
     immigrants = np.full((2, ga.genes.shape[1]), 7, np.uint8)

@@ -96,7 +96,7 @@ class QElitistGA:
 
     The buffer holds 2 * mu - q rows laid out as [children A | elites | children B]. The current generation is the
     mu-row window [A | elites] or [elites | B], so it is always one contiguous block. Each step ranks it by fitness
-    (or by ``toolbox.rank(genes, fitness, incumbents)`` where one is registered: niching), selects mu - q parents
+    (or by ``toolbox.rank(descriptors, fitness, incumbents)`` where one is registered: niching), selects mu - q parents
     from it with ``toolbox.select`` and writes their children with ``toolbox.mate`` into the other children zone (the
     children of two generations ago, no longer in the population). Then ``keep_elites`` moves the q best-ranked of the
     generation into the elite zone (those already there stay put), ``toolbox.mutate`` mutates the children as one
@@ -125,6 +125,7 @@ class QElitistGA:
         self._phase = int(elites_first)
         self._buffer[self._windows[self._phase]], self.fitness[:] = genes, fitness
         self._fitness_pending = True
+        self._described = None  # ``descriptors`` of the current generation, once read
         self.diversity = diversity(self.genes)
 
     @property
@@ -149,17 +150,29 @@ class QElitistGA:
             self._fitness_pending = False
         return individuals
 
+    @property
+    def descriptors(self) -> np.ndarray:
+        """What niching compares of the current generation: ``toolbox.describe(genes)`` where one is registered (for
+        pixels, face-space coordinates), else the genes themselves. Computed once a generation, for the ranking and
+        the hall of fame both."""
+        if self._described is None:
+            describe = getattr(self.toolbox, "describe", None)
+            self._described = describe(self.genes) if describe is not None else self.genes
+        return self._described
+
     def ranking(self) -> np.ndarray:
-        """The current generation's fitness as selection ranks it: ``toolbox.rank`` where one is registered (niching;
-        the elites in place win its ties, as in ``keep_elites``), else the fitness itself."""
+        """The current generation's fitness as selection ranks it: ``toolbox.rank(descriptors, fitness, incumbents)``
+        where one is registered (niching; the elites in place win its ties, as in ``keep_elites``), else the fitness
+        itself."""
         if not hasattr(self.toolbox, "rank"):
             return self.fitness
-        return self.toolbox.rank(self.genes, self.fitness, self._incumbents[self._phase])
+        return self.toolbox.rank(self.descriptors, self.fitness, self._incumbents[self._phase])
 
     def replace(self, rows: np.ndarray, genes: np.ndarray, fitness: np.ndarray) -> None:
         """Overwrite rows of the current generation with evaluated individuals (immigrants, in the island model)."""
         self._buffer[self._windows[self._phase]][rows], self.fitness[rows] = genes, fitness
         self._fitness_pending = True
+        self._described = None
         self.diversity = diversity(self.genes)
 
     # the steps that touch the gene buffer, as the tensor engine (``evoface.ga.tensor_engine``) replaces them
@@ -179,6 +192,7 @@ class QElitistGA:
         self.diversity = self.measure_diversity(buffer[self._windows[phase]])  # now, while the children are in cache
         self._fitness[self._children[phase]] = toolbox.evaluate(children)
         self._fitness_pending = True
+        self._described = None
         self._genes_changed()
 
     def _genes_changed(self) -> None:

@@ -58,6 +58,13 @@ class FaceBasis:
             raise ValueError(f"face-space mutation needs an (n, {self.mean.shape[0]}) uint8 block, got "
                              f"{tuple(block.shape)} {block.dtype}")
 
+    def coordinates(self, block: np.ndarray) -> np.ndarray:
+        """(n, k) float32: the (n, D) uint8 images' coordinates along the components, in real faces' stds (where
+        two random real faces lie about sqrt(2k) apart): the distance in which pixel niching tells faces apart."""
+        self.check_block(block)
+        sums = onednn.matmul(torch.from_numpy(np.ascontiguousarray(block)).float(), torch.from_numpy(self.components))
+        return sums.mul_(1 / 255).sub_(self.mean_coefficients).div_(torch.from_numpy(self.std)).numpy()
+
     @classmethod
     def of(cls, face_space) -> "FaceBasis":
         """The plain float32 arrays of a ``neural.face_space.FaceSpace``."""

@@ -75,24 +75,60 @@ def radius_in_genes(share: float | None, length: int) -> float:
 
 class NicheHallOfFame(tools.HallOfFame):
     """A hall of fame of the best individual of each niche: an update keeps the ``maxsize`` fittest of its members and
-    the newcomers that clearing at ``radius`` (capacity 1) leaves standing, so it never holds two near-copies."""
+    the newcomers that clearing at ``radius`` (capacity 1) leaves standing, so it never holds two near-copies.
 
-    def __init__(self, maxsize: int, radius: float):
+    ``describe``: (n, L) genes -> (n, d) what clearing compares (default: the genes as float32); ``polish``: (k, L)
+    genes and (k,) fitness of newcomers -> the same, possibly changed (for pixels: their stray dots removed where
+    that does not lower the fitness), applied to the hall's own copies as they enter."""
+
+    def __init__(self, maxsize: int, radius: float, describe=None, polish=None):
         super().__init__(maxsize, similar=np.array_equal)
         self.radius = radius
+        self.describe = describe or (lambda genes: genes.astype(np.float32))
+        self.polish = polish
+        self._descriptors: list[np.ndarray] = []  # the members', in their order
 
-    def update(self, population) -> None:
+    def restore(self, members: list) -> None:
+        """Set the members a checkpoint saved (fittest first), as they were: not polished again."""
+        self.items = list(members)
+        self.keys = [member.fitness for member in reversed(self.items)]
+        self._descriptors = list(self.describe(np.stack([np.asarray(m) for m in members]))) if members else []
+
+    def update(self, population, descriptors: np.ndarray | None = None) -> None:
+        """Take in ``population``'s newcomers; ``descriptors``: its rows' (the engine's, computed once a generation),
+        else described here."""
         candidates = [*self, *population]  # members first: a member's copy in the population is cleared, not it
         if not candidates:
             return
-        genes = np.stack([np.asarray(ind, np.float32) for ind in candidates])
+        if descriptors is None:
+            descriptors = self.describe(np.stack([np.asarray(ind) for ind in population]))
+        described = np.concatenate([np.asarray(self._descriptors, np.float32).reshape(len(self), -1),
+                                    np.asarray(descriptors, np.float32)]) if len(self) else descriptors
         fitness = np.array([ind.fitness.values[0] for ind in candidates])
-        standing = ~clearing_mask(genes, fitness, self.radius)
-        best = [candidates[i] for i in np.argsort(-fitness, kind="stable") if standing[i]][:self.maxsize]
-        if len(best) == len(self) and all(ind is member for ind, member in zip(best, self)):
-            return  # no newcomer made it in
+        standing = ~clearing_mask(described, fitness, self.radius)
+        best = [i for i in np.argsort(-fitness, kind="stable") if standing[i]][:self.maxsize]
+        if len(best) == len(self) and all(i == rank for rank, i in enumerate(best)):
+            return  # no newcomer made it in (members come first, in their order)
+        kept = len(self)
+        newcomers = [i for i in best if i >= kept]
+        # copies of newcomers: the population's rows are views of the GA's gene buffer
+        copies = {i: copy.deepcopy(candidates[i]) for i in newcomers}
+        rows = {i: described[i] for i in best}
+        if self.polish is not None and newcomers:
+            genes = np.stack([np.asarray(copies[i]) for i in newcomers])
+            polished, values = self.polish(genes, fitness[newcomers])
+            changed = [n for n, i in enumerate(newcomers) if not np.array_equal(polished[n], genes[n])]
+            for n in changed:
+                copies[newcomers[n]][:] = polished[n]
+                copies[newcomers[n]].fitness.values = (float(values[n]),)
+            if changed:
+                again = self.describe(polished[changed])
+                for n, row in zip(changed, again):
+                    rows[newcomers[n]] = row
+        members = [copies.get(i, candidates[i]) for i in best]
+        order = np.argsort([-m.fitness.values[0] for m in members], kind="stable")  # a polish may raise a fitness
         # set directly, in this order: DEAP's insert would put a newcomer before the members it ties with, so that
         # ties (the norm under a faceness cap) would swap on every rebuild, and a resumed run would differ
-        members = [member if any(member is kept for kept in self) else copy.deepcopy(member) for member in best]
-        self.items = members  # copies of newcomers: the population's rows are views of the GA's gene buffer
-        self.keys = [member.fitness for member in reversed(members)]
+        self.items = [members[j] for j in order]
+        self.keys = [member.fitness for member in reversed(self.items)]
+        self._descriptors = [rows[best[j]] for j in order]
