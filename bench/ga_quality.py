@@ -9,12 +9,14 @@ shows. Printed per configuration and length: generations, ms per generation, the
 images in which dlib's CNN and HOG face detectors find a face (OpenCV's Haar beside them), seeds whose best image a
 detector accepted at the previous length and rejects now (drift), the median seconds until the first snapshot whose
 best image the CNN detector accepts, KID x1000 (with its spread over subsets) of the best images against 1,000 real
-CelebA faces, between-seed diversity (the mean pairwise distance of the best images in Inception feature space),
-within-run diversity (the median over seeds of the median pairwise mean |pixel difference| of the hall of fame's 16,
+CelebA faces and ("hall") of all the runs' halls of fame together (16 per run: steadier than ten images),
+between-seed diversity (the mean pairwise distance of the best images in Inception feature space), within-run
+diversity (the median over seeds of the median pairwise mean |pixel difference| of the hall of fame's 16,
 0-255), and stray dots (pixels with a channel more than 24 levels from each of its neighbours',
 ``evoface.ga.despeckle``, per image of the hall of fame; photographs have them too, as fine texture). Real faces'
-figures are in the header. The detectors only judge: none of them takes part in any fitness or selection. Grids of the best images per configuration and length are written to
-OUT/<name>-<L>s.png, one run's hall of fame to OUT/<name>-<L>s-top.png, and all figures to OUT/results.json.
+figures are in the header. The detectors only judge: none of them takes part in any fitness or selection. Grids of
+the best images per configuration and length are written to OUT/<name>-<L>s.png, one run's hall of fame to
+OUT/<name>-<L>s-top.png, and all figures to OUT/results.json.
 """
 
 from __future__ import annotations
@@ -119,6 +121,9 @@ def measure_length(runs: list[Path], earlier: dict | None, real: np.ndarray, inc
     save_png(image_grid(halls[0], scale=3), out / f"{label}-top.png")
     features = inception_features(inception, best)
     kid, kid_spread = kernel_inception_distance(features, real, subsets=100, subset_size=len(best))
+    every = np.concatenate(halls)
+    hall_kid, _ = kernel_inception_distance(inception_features(inception, every), real, subsets=100,
+                                            subset_size=len(every))
     accepted = {detector: detect_faces(best, detector) for detector in DETECTORS}
     drift = None
     if earlier is not None:  # seeds a detector accepted at the previous length and rejects now
@@ -127,7 +132,7 @@ def measure_length(runs: list[Path], earlier: dict | None, real: np.ndarray, inc
             "ms_per_generation": 1000 * statistics.mean(seconds) / statistics.mean(generations),
             "best_fitness": statistics.mean(fitness), "accepted": {d: a.tolist() for d, a in accepted.items()},
             **{f"{d}_face_rate": float(a.mean()) for d, a in accepted.items()}, "drift": drift,
-            "kid_x1000": kid * 1000, "kid_x1000_spread": kid_spread * 1000,
+            "kid_x1000": kid * 1000, "kid_x1000_spread": kid_spread * 1000, "hall_kid_x1000": hall_kid * 1000,
             "diversity": mean_pairwise_distance(features),
             "hall_spread": float(np.median([pixel_spread(h) for h in halls])),
             "dots": float(np.mean([count_dots(hall).mean() for hall in halls]))}
@@ -165,7 +170,8 @@ def main() -> None:
           f"evolution; real faces: diversity {real_row['diversity']:.1f}, spread of 16 {real_row['hall_spread']:.1f}, "
           f"dots {real_row['dots']:.1f}")
     print(f"{'configuration':<40} {'s':>5} {'gens':>6} {'ms/gen':>6} {'fitness':>7} {'cnn':>5} {'hog':>5} "
-          f"{'haar':>5} {'drift':>5} {'face s':>6} {'KID x1000':>11} {'divers':>6} {'spread':>6} {'dots':>5}")
+          f"{'haar':>5} {'drift':>5} {'face s':>6} {'KID x1000':>11} {'hall':>5} {'divers':>6} {'spread':>6} "
+          f"{'dots':>5}")
     results = json.loads((out / "results.json").read_text()) if (out / "results.json").is_file() else {}
     results["real faces"] = real_row
     for name, options in configurations.items():
@@ -188,8 +194,8 @@ def main() -> None:
             print(f"{name[:40]:<40} {length:5g} {row['generations']:6.0f} {row['ms_per_generation']:6.1f} "
                   f"{row['best_fitness']:7.4f} {row['cnn_face_rate']:5.0%} {row['hog_face_rate']:5.0%} "
                   f"{row['haar_face_rate']:5.0%} {drift:>5} {face:>6} {row['kid_x1000']:6.0f} ± "
-                  f"{row['kid_x1000_spread']:3.0f} {row['diversity']:6.1f} {row['hall_spread']:6.1f} "
-                  f"{row['dots']:5.1f}", flush=True)
+                  f"{row['kid_x1000_spread']:3.0f} {row['hall_kid_x1000']:5.0f} {row['diversity']:6.1f} "
+                  f"{row['hall_spread']:6.1f} {row['dots']:5.1f}", flush=True)
         results[name] = {"options": options, "seeds": args.seeds, "lengths": rows}
         (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
 

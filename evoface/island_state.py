@@ -10,13 +10,16 @@ fame, random sources, window), which with its rows is exactly the checkpoint a s
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import numpy as np
 import torch
 
 from evoface.core.configs import SEED_MAX
+from evoface.ga.face_space_mutation import FaceBasis
 from evoface.ga.niching import clearing_mask, radius_in_genes
+from neural.face_space import load_face_space
 
 ROWS = ("genes", "fitness")  # stored once, as the whole population's rows
 OWN = ("generation", "hof_genes", "hof_fitness", "rng", "seed_stream", "elites_first", "elapsed")
@@ -60,17 +63,33 @@ def merge_best(blocks: list[np.ndarray], fitness: list[np.ndarray], count: int, 
     return all_blocks[rows[:count]], all_fitness[rows[:count]]
 
 
-def merge_radius(config: Any, genome_length: int) -> float:
-    """The niching radius, in gene units, of the run's merged hall of fame (0 without niching). Pixel islands niche
-    in face space, each in its own hall of fame; their merged one is merged by fitness alone."""
-    return radius_in_genes(config.niche_radius, genome_length) if config.genome == "latent" else 0.0
+@functools.lru_cache(maxsize=4)
+def _face_basis(prior_model: str | None) -> FaceBasis:
+    return FaceBasis.of(load_face_space(prior_model))
+
+
+def merge_niching(config: Any, genes: list[np.ndarray]) -> tuple[float, list[np.ndarray] | None]:
+    """(radius, descriptors of each island's ``genes``) for merging the islands' halls of fame as each island niches
+    its own: latent codes gene for gene, pixel images by their face-space coordinates; (0.0, None) without niching."""
+    if not config.niche_radius:
+        return 0.0, None
+    if config.genome == "latent":
+        return radius_in_genes(config.niche_radius, genes[0].shape[1]), genes
+    basis = _face_basis(config.prior_model)
+    return radius_in_genes(config.niche_radius, basis.components.shape[1]), [basis.coordinates(g) for g in genes]
+
+
+def merge_halls(images: list[np.ndarray], fitness: list[np.ndarray], genes: list[np.ndarray],
+                config: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The run's hall of fame from the islands' (``merge_best``), niched as the islands' own are."""
+    radius, described = merge_niching(config, genes)
+    return merge_best(images, fitness, config.top_k, radius, described)
 
 
 def combine_states(states: list[dict[str, Any]], config: Any, elapsed: float) -> dict[str, Any]:
     """One checkpoint from the islands' checkpoint dicts (as ``EvolveRun.state`` returns them)."""
-    hof_genes, hof_fitness = merge_best([s["hof_genes"].numpy() for s in states],
-                                        [s["hof_fitness"].numpy() for s in states], config.top_k,
-                                        merge_radius(config, states[0]["hof_genes"].shape[1]))
+    halls = [s["hof_genes"].numpy() for s in states]
+    hof_genes, hof_fitness = merge_halls(halls, [s["hof_fitness"].numpy() for s in states], halls, config)
     return {**states[0], **{key: torch.cat([s[key] for s in states]) for key in ROWS},
             "hof_genes": torch.from_numpy(hof_genes), "hof_fitness": torch.from_numpy(hof_fitness),
             "elapsed": elapsed, "config": dataclasses.asdict(config),

@@ -29,7 +29,7 @@ from evoface.evolve_loop import StoppingRules
 from evoface.island_actor import Island
 from evoface.kernels import switch
 from evoface.ray_cluster import RayInstance
-from evoface.island_state import combine_states, island_config, merge_best, merge_radius, ring_sources, split_state
+from evoface.island_state import combine_states, island_config, merge_halls, ring_sources, split_state
 
 START_TIMEOUT_S = 600.0   # building an island: loading its models, compiling its kernels on a busy machine
 STEP_TIMEOUT_S = 120.0    # at least this long for one call between migration points ...
@@ -201,8 +201,7 @@ class IslandModel:
     def write_outputs(self) -> dict[str, Any]:
         """The overall hall of fame's grid, each island's best-fitness curve, the timelapse; returns a summary."""
         images, fitness, genes = zip(*self._call("best", self.config.top_k))
-        top, top_fitness = merge_best(list(images), list(fitness), self.config.top_k,
-                                      merge_radius(self.config, genes[0].shape[1]), list(genes))
+        top, top_fitness = merge_halls(list(images), list(fitness), list(genes), self.config)
         by_generation: dict[int, dict[str, Any]] = {}
         for row in self.run.read_metrics():
             by_generation.setdefault(row["generation"], {"generation": row["generation"]})[

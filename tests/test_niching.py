@@ -20,7 +20,7 @@ from evoface.ga.face_space_mutation import FaceBasis
 from evoface.ga.niching import NicheHallOfFame, clearing_mask, clearing_ranking, typical_distance
 from evoface.ga.operators import keep_elites
 from evoface.ga.toolbox import as_individuals
-from evoface.island_state import merge_best
+from evoface.island_state import merge_best, merge_halls
 from tests.conftest import assert_one_line_error, run_cli, synthetic_faces
 from tests.test_latent import gan_path, latent_config  # noqa: F401 (gan_path: a fixture)
 
@@ -121,6 +121,20 @@ def test_merging_islands_halls_of_fame_keeps_one_per_niche():
     assert merged[:, 0].tolist() == [0.0, 5.0, 9.0] and values.tolist() == [0.9, 0.5, 0.4]
     plain, _ = merge_best(genes, fitness, 3)
     assert plain[:, 0].tolist() == pytest.approx([0.0, 0.0, 0.2])
+
+
+def test_merging_pixel_islands_halls_of_fame_keeps_one_per_face_space_niche():
+    config = EvolveConfig(out="x", top_k=4)
+    config.validate()
+    faces = synthetic_faces(3, 64, seed=7).reshape(3, -1)
+    faces[2] = 255 - faces[2]  # a face far from the others in face space
+    halls = [faces[[0, 1]], faces[[0, 2]]]  # face 0 migrated: in both islands' halls of fame
+    fitness = [np.array([0.9, 0.8]), np.array([0.9, 0.7])]
+    merged, values = merge_halls(halls, fitness, halls, config)
+    assert values.tolist() == [0.9, 0.8, 0.7]
+    np.testing.assert_array_equal(merged, faces)
+    by_fitness, _ = merge_halls(halls, fitness, halls, EvolveConfig(out="y", top_k=4, niche_radius=0.0))
+    assert len(by_fitness) == 4  # without niching, the copy counts twice
 
 
 def test_typical_distance_is_that_of_random_codes():

@@ -1,0 +1,110 @@
+"""What a face-space prior allows at best: KID x1000 of real faces projected into face space (the closest image a
+point of face space can be to each), and of random points of face space (each coordinate drawn with real faces'
+spread), in sets of as many images as ``ga_quality.py`` judges, against the same 1,000 real CelebA faces. A pixel GA
+whose images sit in face space cannot beat its prior's projections; its random draws are what no search at all
+gives. With ``--runs``, also where evolved images lie along the components: the mean |coordinate|, in real faces'
+standard deviations, on the first four components and on the last sixteen (real faces: about 1 on each).
+
+Run: python bench/prior_ceiling.py [--priors shipped runs/prior256 ...] [--runs 'runs/ga-quality/default-s*' ...]
+     [--set-size 10] [--sets 4]
+Each prior is ``shipped`` or a ``train-prior`` run or checkpoint. The projected faces are CelebA and UTKFace crops
+outside the 1,000 real faces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import machine  # noqa: E402
+from evoface.sampling import evolve_run_images  # noqa: E402
+from fitness_data.folder import load_folder  # noqa: E402
+from neural.face_space import load_face_space  # noqa: E402
+from neural.fid import inception_features, inception_model, kernel_inception_distance  # noqa: E402
+
+
+def as_chw(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+
+
+def projected(images: np.ndarray, face_space) -> np.ndarray:
+    """(n, S, S, 3) uint8: each image's nearest point of face space."""
+    with torch.inference_mode():
+        flat = face_space.project(as_chw(images)).clamp(0, 1).mul(255).round().byte()
+    return flat.reshape(images.shape).numpy()
+
+
+def gaussian_draws(face_space, count: int, seed: int = 0) -> np.ndarray:
+    """(count, S, S, 3) uint8: random points of face space, each coordinate ~ N(0, real faces' std^2)."""
+    generator = torch.Generator().manual_seed(seed)
+    coordinates = torch.randn(count, face_space.config.components, generator=generator) * face_space.std
+    flat = (face_space.mean + coordinates @ face_space.components.T).clamp(0, 1).mul(255).round().byte()
+    size = face_space.config.size
+    return flat.reshape(count, size, size, 3).numpy()
+
+
+def main() -> None:
+    root = Path(__file__).resolve().parents[1]
+    data = root.parent / "shared" / "data"
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--priors", nargs="+", default=["shipped"])
+    parser.add_argument("--runs", nargs="*", default=[], help="globs of evolve run folders, one row per glob")
+    parser.add_argument("--real", default=str(data / "celeba"))
+    parser.add_argument("--others", nargs="+", default=[str(data / "celeba"), str(data / "utkface")])
+    parser.add_argument("--weights", default=str(root.parent / "shared" / "weights" / "pt_inception-fid-features.pth"))
+    parser.add_argument("--set-size", type=int, default=10)
+    parser.add_argument("--sets", type=int, default=4)
+    args = parser.parse_args()
+    print(machine())
+    inception = inception_model(args.weights)
+    real_images = load_folder(args.real, 64, limit=1000, seed=11, quiet=True).images  # ga_quality.py's
+    real = inception_features(inception, real_images)
+    seen = {image.tobytes() for image in real_images}
+    count = args.set_size * args.sets
+    sources = {}
+    for folder in args.others:
+        images = load_folder(folder, 64, limit=count + len(real_images), seed=5, quiet=True).images
+        sources[Path(folder).name] = np.stack([image for image in images if image.tobytes() not in seen][:count])
+
+    def kid(images: np.ndarray) -> str:
+        features = inception_features(inception, images)
+        values = [1000 * kernel_inception_distance(features[i:i + args.set_size], real, subsets=100,
+                                                   subset_size=args.set_size)[0]
+                  for i in range(0, len(images) - args.set_size + 1, args.set_size)]
+        return f"{np.mean(values):5.0f} ± {np.std(values):3.0f}"
+
+    print(f"KID x1000 against {len(real_images)} real faces, sets of {args.set_size} (mean ± std over "
+          f"{args.sets} sets)")
+    print(f"{'images':50} " + " ".join(f"{name:>11}" for name in sources))
+    print(f"{'as they are':50} " + " ".join(f"{kid(images):>11}" for images in sources.values()))
+    spaces = {name: load_face_space(None if name == "shipped" else name) for name in args.priors}
+    for name, face_space in spaces.items():
+        label = f"projected into {name} ({face_space.config.components} components)"
+        print(f"{label:50} " + " ".join(f"{kid(projected(images, face_space)):>11}" for images in sources.values()))
+        print(f"{'  its random draws (Gaussian coordinates)':50} {kid(gaussian_draws(face_space, count)):>11}")
+    if args.runs:
+        face_space = next(iter(spaces.values()))
+        print(f"\nmean |coordinate| in {args.priors[0]}'s face space, in real faces' stds: first 4 / last 16 "
+              "components")
+
+        def spread(images: np.ndarray) -> str:
+            with torch.inference_mode():
+                coordinates = face_space.coefficients(as_chw(images)).abs().numpy()
+            return f"{coordinates[:, :4].mean():.2f} / {coordinates[:, -16:].mean():.2f}"
+
+        print(f"{'real faces (' + args.real + ')':60} {spread(real_images)}")
+        for pattern in args.runs:
+            runs = sorted(glob.glob(pattern))
+            halls = np.concatenate([evolve_run_images(run, 16) for run in runs])
+            print(f"{pattern + f' ({len(runs)} runs, 16 each)':60} {spread(halls)}")
+
+
+if __name__ == "__main__":
+    main()
