@@ -103,8 +103,8 @@ def train_fitness_command(resume_dir, refine, **_):
     ("tv_weight", {"help": "Fitness = faceness - this * total variation (smoothness)."}),
     ("blur_sigma", {"help": "Score a Gaussian-blurred copy (sigma in pixels)."}),
     ("faceness_cap", {"help": "Satisfice: faceness above this counts as this, so selection stops pushing an image "
-                              "that passes towards a super-stimulus, and the realism prior decides between faces that pass (1 = no cap; "
-                              "default: 0.98)."}),
+                              "that passes towards a super-stimulus, and the realism prior decides between faces "
+                              "that pass (1 = no cap; default: 0.98)."}),
     ("prior", {"help": "Realism prior: face-space subtracts --prior-weight x the distance from face space (the "
                        "principal components of real faces, see train-prior) from the faceness; none: faceness only "
                        "(default: face-space for the pixel genome, none for the latent one, whose decoder keeps it "
@@ -407,10 +407,15 @@ def studio_command(resume_dir, **_):
     open_and_serve(*command_config(StudioConfig, resume_dir, **local))
 
 
+def will_compute(args: list[str]) -> bool:
+    """Whether a command line names a command that will run, rather than asking for help."""
+    return bool(args) and not {"--help", "-h"} & set(args)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: InputError and usage errors print one line and exit with code 2."""
-    if "torch" not in sys.modules:  # a fresh process: the thread policy must be set before torch loads OpenMP
-        claim_at_start()
+    if "torch" not in sys.modules and will_compute(sys.argv[1:] if argv is None else argv):
+        claim_at_start()  # a fresh process: the thread policy must be set before torch loads OpenMP
     try:
         with sigterm_as_ctrl_c():
             result = evoface.main(args=argv, prog_name="evoface", standalone_mode=False)

@@ -114,6 +114,26 @@ def test_a_process_waits_passively_only_when_another_runs(tmp_path, monkeypatch)
     assert not sharing.claim_at_start(tmp_path) and os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
 
 
+def test_help_and_a_bare_command_line_do_not_wait_to_share_the_machine():
+    import cli
+
+    assert cli.will_compute(["evolve", "--out", "runs/a"])
+    assert not any(cli.will_compute(args) for args in ([], ["--help"], ["evolve", "--help"], ["studio", "-h"]))
+
+
+def test_a_listed_process_whose_id_was_reused_is_not_counted(tmp_path):
+    from evoface.core.rundir import process_token
+
+    parent = tmp_path / str(os.getppid())
+    parent.write_text(process_token(os.getppid()))  # a live evoface process, as it listed itself
+    assert sharing.live_runs(tmp_path) == 1
+    if process_token(os.getppid()) == str(os.getppid()):
+        pytest.skip("this system tells no process start times (no /proc)")
+    start = int(process_token(os.getppid()).split()[1])
+    parent.write_text(f"{os.getppid()} {start + 1}")  # a crashed process's entry, its id now another's
+    assert sharing.live_runs(tmp_path) == 0 and not parent.exists()
+
+
 def test_a_run_takes_at_least_one_thread():
     assert threads.threads_for(2, 1) == 2 and threads.threads_for(2, 2) == 1 and threads.threads_for(2, 5) == 1
     assert threads.threads_for(16, 3) == 5

@@ -1,9 +1,11 @@
 """A start refused in a folder that holds no run of ours leaves every file in it alone."""
 
+import os
+
 import pytest
 
 from evoface.core.errors import InputError
-from evoface.core.rundir import RunDir, last_checkpoint, open_run
+from evoface.core.rundir import RunDir, last_checkpoint, open_run, process_token
 
 
 def test_a_refused_start_leaves_a_foreign_folder_untouched(tmp_path):
@@ -59,3 +61,18 @@ def test_a_folder_holding_runs_in_subfolders_is_never_cleared_for_a_new_run(tmp_
     assert resume and run.holds_checkpoint and not run.has_checkpoint
     run.release()
     assert last_checkpoint(tmp_path / "loop" / "round0" / "ga").is_file()
+
+
+def test_a_lock_whose_process_id_was_reused_is_stale(tmp_path):
+    started_run(tmp_path / "run", checkpoint=True)
+    lock = tmp_path / "run" / ".lock"
+    lock.write_text(process_token(os.getppid()))  # the live process that wrote it
+    with pytest.raises(InputError, match=f"in use by process {os.getppid()}"):
+        open_run(tmp_path / "run", resume=True)
+    if process_token(os.getppid()) == str(os.getppid()):
+        pytest.skip("this system tells no process start times (no /proc)")
+    start = process_token(os.getppid()).split()[1]
+    lock.write_text(f"{os.getppid()} {int(start) + 1}")  # a crashed run's lock, its id now another process's
+    run, resume = open_run(tmp_path / "run", resume=True)
+    assert resume and lock.read_text() == process_token()
+    run.release()

@@ -1,6 +1,7 @@
 """The run-directory shape every command writes: config.json, metrics.jsonl, checkpoints/, samples/, plots/.
 
-A run folder is claimed by one process at a time (a ``.lock`` file naming its pid; a dead process's lock is stale).
+A run folder is claimed by one process at a time (a ``.lock`` file naming its pid and start time, ``process_token``; a
+dead process's lock is stale).
 A new run claims its folder only after its inputs are checked, and a folder that holds no checkpoint yet (a start
 that failed or was killed) can always be started again; a failed start removes the folder it created.
 """
@@ -53,6 +54,41 @@ def process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _start_time(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, Linux's /proc), or None where that cannot be read."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[19]  # field 22; the fields after the name start at 3
+
+
+def process_token(pid: int | None = None) -> str:
+    """What names a process (default: this one) in a lock or the run registry: its id and, where known, its start
+    time, so that an id the system reused after a crash is not taken for the process that wrote it."""
+    pid = os.getpid() if pid is None else pid
+    start = _start_time(pid)
+    return str(pid) if start is None else f"{pid} {start}"
+
+
+def token_pid(token: str) -> int:
+    """The process id of a ``process_token`` (0 for an unreadable one)."""
+    try:
+        return int(token.split()[0]) if token.strip() else 0
+    except ValueError:
+        return 0
+
+
+def token_alive(token: str) -> bool:
+    """Whether the process a ``process_token`` names still runs: its id exists and, where the token and the system
+    both tell a start time, the two agree."""
+    pid = token_pid(token)
+    if not pid or not process_alive(pid):
+        return False
+    parts, start = token.split(), _start_time(pid)
+    return len(parts) < 2 or start is None or parts[1] == start
 
 
 class RunDir:
@@ -174,17 +210,18 @@ class RunDir:
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             except FileExistsError:
                 try:
-                    pid = int(path.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and pid != os.getpid() and process_alive(pid):
+                    holder = path.read_text()
+                except OSError:
+                    holder = ""
+                pid = token_pid(holder)
+                if pid != os.getpid() and token_alive(holder):
                     raise InputError(f"{self.path} is in use by process {pid}") from None
                 path.unlink(missing_ok=True)  # its process is gone (or it is this one): a stale lock
                 continue
             except OSError as exc:
                 raise InputError(f"cannot write to output folder {self.path}: {exc.strerror or exc}") from None
             with os.fdopen(fd, "w") as handle:
-                handle.write(str(os.getpid()))
+                handle.write(process_token())
             self._locked = True
             return
         raise InputError(f"cannot lock {self.path}")

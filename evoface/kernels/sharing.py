@@ -1,6 +1,7 @@
 """Which evoface processes run on this machine now, without torch: a folder of the temporary directory holds a file
-per process (named by its id) while it runs. ``claim_at_start`` lists the process and, when another one is listed
-too, sets OpenMP's passive wait policy for it before torch loads OpenMP (``evoface.kernels.threads``)."""
+per process (named by its id, holding its ``process_token``) while it runs. ``claim_at_start`` lists the process
+and, when another one is listed too, sets OpenMP's passive wait policy for it before torch loads OpenMP
+(``evoface.kernels.threads``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from evoface.core.rundir import process_alive
+from evoface.core.rundir import process_token, token_alive, token_pid
 
 SETTLE_S = 0.2  # runs started together list themselves within this of each other
 PASSIVE = {"OMP_WAIT_POLICY": "PASSIVE"}
@@ -22,10 +23,15 @@ def registry() -> Path:
 
 
 def live_runs(folder: Path) -> int:
-    """The processes listed in ``folder`` that are alive (a dead one's file is removed)."""
+    """The processes listed in ``folder`` that are alive (a dead one's file is removed; an entry whose process id
+    was reused after a crash counts as dead, by the start time it holds)."""
     count = 0
     for entry in folder.glob("*"):
-        if entry.name.isdigit() and process_alive(int(entry.name)):
+        try:
+            token = entry.read_text() or entry.name
+        except OSError:
+            token = ""
+        if entry.name.isdigit() and token_pid(token) == int(entry.name) and token_alive(token):
             count += 1
         else:
             entry.unlink(missing_ok=True)
@@ -37,7 +43,7 @@ def list_process(folder: Path) -> bool:
     entry = folder / str(os.getpid())
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        entry.touch()
+        entry.write_text(process_token())
     except OSError:
         return False
     atexit.register(entry.unlink, missing_ok=True)
