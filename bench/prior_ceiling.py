@@ -1,12 +1,13 @@
 """What a face-space prior allows at best: KID x1000 of real faces projected into face space (the closest image a
 point of face space can be to each), and of random points of face space (each coordinate drawn with real faces'
 spread), in sets of as many images as ``ga_quality.py`` judges, against the same 1,000 real CelebA faces. A pixel GA
-whose images sit in face space cannot beat its prior's projections; its random draws are what no search at all
-gives. With ``--runs``, also where evolved images lie along the components: the mean |coordinate|, in real faces'
-standard deviations, on the first four components and on the last sixteen (real faces: about 1 on each).
+whose images sit in face space cannot beat its prior's projections; its random draws, and those of them that pass
+evolve's faceness cap, are what no search at all gives. With ``--runs``, also where evolved images lie along the components: the mean |coordinate|, in real faces'
+standard deviations, on the first four components and on the last sixteen (real faces: about 1 on each), and the
+KID of the runs' best images as they are and projected into face space (without what lies off it).
 
 Run: python bench/prior_ceiling.py [--priors shipped runs/prior256 ...] [--runs 'runs/ga-quality/default-s*' ...]
-     [--set-size 10] [--sets 4]
+     [--set-size 10] [--sets 4] [--bar 0.98] [--draws 20000] [--fitness CKPT]
 Each prior is ``shipped`` or a ``train-prior`` run or checkpoint. The projected faces are CelebA and UTKFace crops
 outside the 1,000 real faces.
 """
@@ -25,8 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine  # noqa: E402
 from evoface.sampling import evolve_run_images  # noqa: E402
+from evoface.scoring import BatchScorer  # noqa: E402
 from fitness_data.folder import load_folder  # noqa: E402
 from neural.face_space import load_face_space  # noqa: E402
+from neural.faceness_store import load_faceness  # noqa: E402
 from neural.fid import inception_features, inception_model, kernel_inception_distance  # noqa: E402
 
 
@@ -61,6 +64,9 @@ def main() -> None:
     parser.add_argument("--weights", default=str(root.parent / "shared" / "weights" / "pt_inception-fid-features.pth"))
     parser.add_argument("--set-size", type=int, default=10)
     parser.add_argument("--sets", type=int, default=4)
+    parser.add_argument("--bar", type=float, default=0.98, help="faceness a random draw must reach (evolve's cap)")
+    parser.add_argument("--draws", type=int, default=20_000, help="random draws scored for --bar")
+    parser.add_argument("--fitness", default=None, help="faceness checkpoint (default: the shipped one)")
     args = parser.parse_args()
     print(machine())
     inception = inception_model(args.weights)
@@ -85,10 +91,16 @@ def main() -> None:
     print(f"{'images':50} " + " ".join(f"{name:>11}" for name in sources))
     print(f"{'as they are':50} " + " ".join(f"{kid(images):>11}" for images in sources.values()))
     spaces = {name: load_face_space(None if name == "shipped" else name) for name in args.priors}
+    scorer = BatchScorer(load_faceness(args.fitness), torch.device("cpu"), precision="fp32")
     for name, face_space in spaces.items():
         label = f"projected into {name} ({face_space.config.components} components)"
         print(f"{label:50} " + " ".join(f"{kid(projected(images, face_space)):>11}" for images in sources.values()))
         print(f"{'  its random draws (Gaussian coordinates)':50} {kid(gaussian_draws(face_space, count)):>11}")
+        draws = gaussian_draws(face_space, args.draws, seed=1)
+        faceness = scorer(draws.reshape(len(draws), -1))
+        passing = draws[faceness >= args.bar][:count]
+        label = f"  those with faceness >= {args.bar:g} ({(faceness >= args.bar).mean():.1%} of {len(draws):,})"
+        print(f"{label:50} {kid(passing) if len(passing) >= args.set_size else 'too few':>11}")
     if args.runs:
         face_space = next(iter(spaces.values()))
         print(f"\nmean |coordinate| in {args.priors[0]}'s face space, in real faces' stds: first 4 / last 16 "
@@ -102,8 +114,13 @@ def main() -> None:
         print(f"{'real faces (' + args.real + ')':60} {spread(real_images)}")
         for pattern in args.runs:
             runs = sorted(glob.glob(pattern))
-            halls = np.concatenate([evolve_run_images(run, 16) for run in runs])
-            print(f"{pattern + f' ({len(runs)} runs, 16 each)':60} {spread(halls)}")
+            halls = [evolve_run_images(run, 16) for run in runs]
+            best = np.stack([hall[0] for hall in halls])
+            kids = [1000 * kernel_inception_distance(inception_features(inception, images), real, subsets=100,
+                                                     subset_size=len(images))[0]
+                    for images in (best, projected(best, face_space))]
+            print(f"{pattern + f' ({len(runs)} runs, 16 each)':60} {spread(np.concatenate(halls))}; KID x1000 of "
+                  f"the best images {kids[0]:.0f}, projected into face space {kids[1]:.0f}")
 
 
 if __name__ == "__main__":
