@@ -2,9 +2,10 @@
 point of face space can be to each), and of random points of face space (each coordinate drawn with real faces'
 spread), in sets of as many images as ``ga_quality.py`` judges, against the same 1,000 real CelebA faces. A pixel GA
 whose images sit in face space cannot beat its prior's projections; its random draws, and those of them that pass
-evolve's faceness cap, are what no search at all gives. With ``--runs``, also where evolved images lie along the components: the mean |coordinate|, in real faces'
-standard deviations, on the first four components and on the last sixteen (real faces: about 1 on each), and the
-KID of the runs' best images as they are and projected into face space (without what lies off it).
+evolve's faceness cap, are what no search at all gives. With ``--runs``, also where evolved images lie along the
+components: the mean |coordinate|, in real faces' standard deviations, on the first four components and on the last
+sixteen (real faces: about 1 on each), and the KID of the runs' best images as they are and projected into face
+space (without what lies off it).
 
 Run: python bench/prior_ceiling.py [--priors shipped runs/prior256 ...] [--runs 'runs/ga-quality/default-s*' ...]
      [--set-size 10] [--sets 4] [--bar 0.98] [--draws 20000] [--fitness CKPT]
