@@ -62,7 +62,10 @@ class FaceBasis:
         """(n, k) float32: the (n, D) uint8 images' coordinates along the components less the mean's, in [0, 1]
         units. With torch, on the thread pool the fitness forward uses: numpy's BLAS threads, spinning after each
         call, took the cores from the forward pass that follows (the loop ran 2.2-2.4x slower)."""
-        sums = onednn.matmul(torch.from_numpy(np.ascontiguousarray(block)).float(), torch.from_numpy(self.components))
+        block = np.ascontiguousarray(block)
+        if not block.flags.writeable:  # torch.from_numpy warns on read-only memory (an array from Ray's object store)
+            block = block.copy()
+        sums = onednn.matmul(torch.from_numpy(block).float(), torch.from_numpy(self.components))
         return sums.mul_(1 / 255).sub_(self.mean_coefficients)
 
     def coordinates(self, block: np.ndarray) -> np.ndarray:
