@@ -76,3 +76,12 @@ def test_a_lock_whose_process_id_was_reused_is_stale(tmp_path):
     run, resume = open_run(tmp_path / "run", resume=True)
     assert resume and lock.read_text() == process_token()
     run.release()
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe1234", b"-1", b"99999999999999999999", b"", b"not a pid"])
+def test_an_unreadable_lock_is_stale(tmp_path, content):
+    started_run(tmp_path / "run", checkpoint=True)
+    (tmp_path / "run" / ".lock").write_bytes(content)
+    run, resume = open_run(tmp_path / "run", resume=True)
+    assert resume and (tmp_path / "run" / ".lock").read_text() == process_token()
+    run.release()

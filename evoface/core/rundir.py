@@ -58,11 +58,10 @@ def process_alive(pid: int) -> bool:
 
 def _start_time(pid: int) -> str | None:
     """When process ``pid`` started (clock ticks since boot, Linux's /proc), or None where that cannot be read."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+    try:  # bytes: the name in parentheses may hold anything, even half a UTF-8 character
+        return Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[-1].split()[19].decode()  # field 22
+    except (OSError, IndexError, ValueError):
         return None
-    return stat.rsplit(")", 1)[-1].split()[19]  # field 22; the fields after the name start at 3
 
 
 def process_token(pid: int | None = None) -> str:
@@ -76,9 +75,10 @@ def process_token(pid: int | None = None) -> str:
 def token_pid(token: str) -> int:
     """The process id of a ``process_token`` (0 for an unreadable one)."""
     try:
-        return int(token.split()[0]) if token.strip() else 0
+        pid = int(token.split()[0]) if token.strip() else 0
     except ValueError:
         return 0
+    return pid if 0 < pid < 2 ** 31 else 0  # not a process group (-1 is every process) nor out of range
 
 
 def token_alive(token: str) -> bool:
@@ -205,12 +205,13 @@ class RunDir:
 
     def lock(self) -> None:
         path = self.path / LOCK
+        token = process_token()  # read before the lock exists, so that it stays empty as briefly as it can
         for _ in range(3):
             try:
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             except FileExistsError:
                 try:
-                    holder = path.read_text()
+                    holder = path.read_text(errors="replace")
                 except OSError:
                     holder = ""
                 pid = token_pid(holder)
@@ -221,7 +222,7 @@ class RunDir:
             except OSError as exc:
                 raise InputError(f"cannot write to output folder {self.path}: {exc.strerror or exc}") from None
             with os.fdopen(fd, "w") as handle:
-                handle.write(process_token())
+                handle.write(token)
             self._locked = True
             return
         raise InputError(f"cannot lock {self.path}")

@@ -28,7 +28,7 @@ def live_runs(folder: Path) -> int:
     count = 0
     for entry in folder.glob("*"):
         try:
-            token = entry.read_text() or entry.name
+            token = entry.read_text(errors="replace") or entry.name
         except OSError:
             token = ""
         if entry.name.isdigit() and token_pid(token) == int(entry.name) and token_alive(token):
