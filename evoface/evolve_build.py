@@ -239,17 +239,17 @@ def _hall_of_fame(size: int, niche_radius: float, describe=None, polish=None) ->
             else tools.HallOfFame(size, similar=np.array_equal))
 
 
-def niching(config: EvolveConfig, scoring: Scoring, latent: LatentGenome | None, length: int):
-    """(radius, describe) of the run's niching by clearing: latent codes are compared gene for gene, pixel images by
-    their coordinates in face space (in real faces' stds), both with ``--niche-radius`` a share of the distance
-    between two random codes or faces; (0.0, None) without niching."""
+def niching(config: EvolveConfig, face_space, length: int):
+    """(radius, describe) of the run's niching by clearing: latent codes are compared gene for gene (describe None),
+    pixel images by their coordinates in ``face_space`` (in real faces' stds), both with ``--niche-radius`` a share
+    of the distance between two random codes or faces; (0.0, None) without niching."""
     if not config.niche_radius:
         return 0.0, None
-    if latent:
+    if config.genome == "latent":
         return radius_in_genes(config.niche_radius, length), None
-    basis = FaceBasis.of(scoring.face_space)
+    basis = FaceBasis.of(face_space)
     if basis.mean.shape[0] != length:
-        raise InputError(f"--niche-radius compares faces in the {scoring.face_space.config.size}px face space; this "
+        raise InputError(f"--niche-radius compares faces in the {face_space.config.size}px face space; this "
                          f"run's genome is {config.genome_size}px (use --niche-radius 0 with --genome-size)")
     return radius_in_genes(config.niche_radius, basis.components.shape[1]), basis.coordinates
 
@@ -307,7 +307,7 @@ def build_evolution(config: EvolveConfig, state: dict[str, Any] | None = None, t
         rng, generation = rng_state.seed_everything(config.seed), 0
         seeds = SeedStream.from_generator(rng)
     box = _toolbox(config, scoring, latent, engine, rng, seeds, toolbox)
-    niche_radius, describe = niching(config, scoring, latent, length)
+    niche_radius, describe = niching(config, scoring.face_space, length)
     if niche_radius:
         box.register("rank", clearing_ranking, radius=niche_radius, capacity=config.niche_capacity)
         if describe is not None:

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from evoface.core.configs import SEED_MAX
-from evoface.ga.face_space_mutation import FaceBasis
-from evoface.ga.niching import clearing_mask, radius_in_genes
+from evoface.evolve_build import niching
+from evoface.ga.niching import clearing_mask
 from neural.face_space import load_face_space
 
 ROWS = ("genes", "fitness")  # stored once, as the whole population's rows
@@ -63,20 +63,17 @@ def merge_best(blocks: list[np.ndarray], fitness: list[np.ndarray], count: int, 
     return all_blocks[rows[:count]], all_fitness[rows[:count]]
 
 
-@functools.lru_cache(maxsize=4)
-def _face_basis(prior_model: str | None) -> FaceBasis:
-    return FaceBasis.of(load_face_space(prior_model))
+_face_space = functools.lru_cache(maxsize=4)(load_face_space)  # the driver merges at every checkpoint
 
 
 def merge_niching(config: Any, genes: list[np.ndarray]) -> tuple[float, list[np.ndarray] | None]:
     """(radius, descriptors of each island's ``genes``) for merging the islands' halls of fame as each island niches
-    its own: latent codes gene for gene, pixel images by their face-space coordinates; (0.0, None) without niching."""
-    if not config.niche_radius:
+    its own (``evolve_build.niching``); (0.0, None) without niching."""
+    pixel = config.genome == "pixel" and config.niche_radius
+    radius, describe = niching(config, _face_space(config.prior_model) if pixel else None, genes[0].shape[1])
+    if not radius:
         return 0.0, None
-    if config.genome == "latent":
-        return radius_in_genes(config.niche_radius, genes[0].shape[1]), genes
-    basis = _face_basis(config.prior_model)
-    return radius_in_genes(config.niche_radius, basis.components.shape[1]), [basis.coordinates(g) for g in genes]
+    return radius, [describe(g) for g in genes] if describe is not None else genes
 
 
 def merge_halls(images: list[np.ndarray], fitness: list[np.ndarray], genes: list[np.ndarray],

@@ -81,6 +81,14 @@ def token_pid(token: str) -> int:
     return pid if 0 < pid < 2 ** 31 else 0  # not a process group (-1 is every process) nor out of range
 
 
+def read_token(path: Path) -> str:
+    """The ``process_token`` a lock or registry file holds ("" where it cannot be read)."""
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
 def token_alive(token: str) -> bool:
     """Whether the process a ``process_token`` names still runs: its id exists and, where the token and the system
     both tell a start time, the two agree."""
@@ -210,10 +218,7 @@ class RunDir:
             try:
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             except FileExistsError:
-                try:
-                    holder = path.read_text(errors="replace")
-                except OSError:
-                    holder = ""
+                holder = read_token(path)
                 pid = token_pid(holder)
                 if pid != os.getpid() and token_alive(holder):
                     raise InputError(f"{self.path} is in use by process {pid}") from None

@@ -71,9 +71,10 @@ def polisher(score, side: int, threshold: int = DOT_LEVELS):
         if not len(changed):
             return genes, fitness
         scores = score(clean[changed])
-        better = changed[scores >= fitness[changed]]
+        holds = scores >= fitness[changed]
+        better = changed[holds]
         out_genes, out_fitness = genes.copy(), np.array(fitness, np.float64, copy=True)
         out_genes[better] = clean[better]
-        out_fitness[better] = scores[scores >= fitness[changed]]
+        out_fitness[better] = scores[holds]
         return out_genes, out_fitness
     return polish

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from evoface.core.rundir import process_token, token_alive, token_pid
+from evoface.core.rundir import process_token, read_token, token_alive, token_pid
 
 SETTLE_S = 0.2  # runs started together list themselves within this of each other
 PASSIVE = {"OMP_WAIT_POLICY": "PASSIVE"}
@@ -27,10 +27,7 @@ def live_runs(folder: Path) -> int:
     was reused after a crash counts as dead, by the start time it holds)."""
     count = 0
     for entry in folder.glob("*"):
-        try:
-            token = entry.read_text(errors="replace") or entry.name
-        except OSError:
-            token = ""
+        token = read_token(entry) or entry.name
         if entry.name.isdigit() and token_pid(token) == int(entry.name) and token_alive(token):
             count += 1
         else:
