@@ -111,6 +111,9 @@ def train_fitness_command(resume_dir, refine, **_):
                        "realistic)."}),
     ("prior_model", {"type": click.Path(), "help": "A train-prior run or checkpoint (default: the shipped one)."}),
     ("prior_weight", {"help": "Weight of the realism prior."}),
+    ("prior_projection", {"help": "Face-space prior: measure the distance to the image's projection clipped to "
+                                  "[0, 1], the nearest face-space image that can be shown (clipped), or to the plain "
+                                  "projection (linear), which also charges a face for its saturated pixels."}),
     ("target", {"type": click.Path(exists=True, dir_okay=False),
                 "help": "Evolve towards this face: the fitness also subtracts --target-weight x the distance from it "
                         "(kept in RUN/target.png)."}),
@@ -122,6 +125,9 @@ def train_fitness_command(resume_dir, refine, **_):
                           "prior's face space and a random move along it)."}),
     ("face_step", {"help": "Face-space mutation: size of the random move, in real faces' std per component."}),
     ("face_pull", {"help": "Face-space mutation: share of the way to face space a child moves each generation."}),
+    ("face_moves", {"help": "Face-space mutation: pcn (each move also shrinks the coordinates towards the mean face, "
+                            "so that they keep real faces' spread: preconditioned Crank-Nicolson; needs --face-step "
+                            "<= 1) or walk (the coordinates take a random walk)."}),
     ("blobs", {"help": "Blob mutation: blobs painted into each child."}),
     ("blob_min_radius", {"help": "Blob mutation: smallest blob radius in pixels (radii are log-uniform)."}),
     ("blob_max_radius", {"help": "Blob mutation: largest blob radius in pixels."}),

@@ -43,12 +43,18 @@ from neural.face_detector import DETECTORS, detect_faces  # noqa: E402
 from neural.fid import inception_features, inception_model, kernel_inception_distance  # noqa: E402
 
 ORIGINAL = {"prior": "none", "mutation": "reset", "niche_radius": 0.0}
-RELEASE = {"faceness_cap": 1.0, "niche_radius": 0.0}  # the pixel defaults before the cap and niching (2026-12-07)
+# the moves and the distance of the pixel defaults until the evening of 2026-12-07 (bench/README.md, 8.3)
+WALK_LINEAR = {"face_moves": "walk", "prior_projection": "linear"}
+RELEASE = {"faceness_cap": 1.0, "niche_radius": 0.0, **WALK_LINEAR}  # the pixel defaults before the cap and niching
 CONFIGURATIONS = {  # evolve options beyond --time-limit and --seed
     "default": {},
     "release (--faceness-cap 1 --niche-radius 0)": RELEASE,
-    "cap, no niching (--niche-radius 0)": {"niche_radius": 0.0},
-    "niching, no cap (--faceness-cap 1)": {"faceness_cap": 1.0},
+    # the screens of bench/README.md's 8.1, on the moves and distance they were measured with
+    "cap, no niching (--niche-radius 0)": {"niche_radius": 0.0, **WALK_LINEAR},
+    "niching, no cap (--faceness-cap 1)": {"faceness_cap": 1.0, **WALK_LINEAR},
+    "walk, linear (--face-moves walk --prior-projection linear)": WALK_LINEAR,
+    "pcn, linear (--prior-projection linear)": {"prior_projection": "linear"},
+    "walk, clipped (--face-moves walk)": {"face_moves": "walk"},
     # the directions of bench/README.md's section 8, on the defaults they were measured on (the release's)
     "original (--prior none --mutation reset)": {**ORIGINAL, "faceness_cap": 1.0},
     "face-space mutation, no prior": {**RELEASE, "prior": "none"},

@@ -27,7 +27,7 @@ from evoface.evolve_config import KIND, TENSOR_MUTATIONS, EvolveConfig
 from evoface.ga.blob_mutation import mut_blobs_and_reset_block
 from evoface.ga.despeckle import polisher
 from evoface.ga.engine import QElitistGA, evaluate_invalid, population_arrays
-from evoface.ga.face_space_mutation import FaceBasis, mut_face_space_block
+from evoface.ga.face_space_mutation import FaceBasis, mut_face_space_block, prior_shrink
 from evoface.ga.latent_toolbox import build_latent_toolbox
 from evoface.ga.niching import NicheHallOfFame, clearing_ranking, radius_in_genes
 from evoface.ga.operators import mut_uniform_reset_block
@@ -42,7 +42,7 @@ from evoface.rendering import render
 from evoface.scoring import BatchScorer, fuse_for_inference
 from evoface.target import as_chw, read_target
 from neural.devices import resolve_device
-from neural.face_space import load_face_space
+from neural.face_space import ClippedFaceDistance, load_face_space
 from neural.faceness_store import load_faceness
 from neural.precision import resolve_precision
 from neural.target_likeness import target_likeness
@@ -154,7 +154,8 @@ def pixel_mutation(config: EvolveConfig, basis: FaceBasis | None, side: int, fac
             raise InputError(f"--mutation face-space (the default) moves the full {face_side}px image; with "
                              f"--genome-size {side} use --mutation blob or --mutation reset")
         return partial(mut_face_space_tensor if on_tensors else mut_face_space_block, basis=basis,
-                       step=config.face_step, pull=config.face_pull, indpb=config.indpb, seeds=seeds)
+                       step=config.face_step, pull=config.face_pull, indpb=config.indpb, seeds=seeds,
+                       shrink=prior_shrink(config.face_step) if config.face_moves == "pcn" else 0.0)
     if config.mutation == "blob":
         return partial(mut_blobs_and_reset_block, side=side, blobs=config.blobs,
                        radius=(config.blob_min_radius, config.blob_max_radius), indpb=config.indpb, seeds=seeds)
@@ -188,9 +189,12 @@ def build_scoring(config: EvolveConfig, target_path: str | Path | None = None) -
     # "auto" precision is tried on copies of a genome that the run's own mutation has changed once
     probe_mutation = (_run_mutation(config, face_space, size, SeedStream(PROBE_SEED))
                       if config.genome == "pixel" else None)
+    prior = None
+    if config.prior == "face-space":
+        prior = ClippedFaceDistance(face_space) if config.prior_projection == "clipped" else face_space
     scorer = BatchScorer(models, resolve_device(config.device), config.genome_size, config.tv_weight,
                          config.blur_sigma, ensemble_rule=config.ensemble_rule, precision=config.precision,
-                         prior=face_space if config.prior == "face-space" else None, prior_weight=config.prior_weight,
+                         prior=prior, prior_weight=config.prior_weight,
                          target=likeness, target_weight=config.target_weight,
                          faceness_cap=config.faceness_cap if config.faceness_cap < 1 else None,
                          probe_mutation=probe_mutation)

@@ -19,7 +19,13 @@ MAX_POPULATION = 100_000  # at 128 px, 4.9 GB of genes
 MAX_COUNT = 10**9         # generations, and every "every K generations"
 GENOMES = ("pixel", "latent")
 PRIORS = ("none", "face-space")
+# the face-space prior's distance: to the projection clipped to [0, 1] (``neural.face_space.ClippedFaceDistance``),
+# or to the plain linear projection (the distance before 2026-12-07)
+PRIOR_PROJECTIONS = ("clipped", "linear")
 PIXEL_MUTATIONS = ("reset", "blob", "face-space")
+# face-space moves: pcn (each move shrinks the coordinates so that they keep real faces' Gaussian), walk (a random
+# walk of the coordinates, the move before 2026-12-07)
+FACE_MOVES = ("pcn", "walk")
 # fast: QElitistGA and its numba operators; tensor: the same on torch tensors on --device (``evoface.ga.tensor_engine``:
 # on a GPU the whole generation runs there); auto: tensor on a GPU where it runs, else fast; reference: the spec
 ENGINES = ("auto", "fast", "tensor", "reference")
@@ -40,11 +46,11 @@ class EvolveConfig(RunConfig):
     resume_changeable = (*STOPPING_RULES, "checkpoint_every", "snapshot_every", "detector_every", "device", "precision",
                          "cxpb", "sigma", "indpb", "selection", "truncation", "tournsize",
                          "latent_sigma", "latent_indpb", "crossover", "foreign", "latent_norm", "niche_radius",
-                         "niche_capacity", "mutation", "face_step", "face_pull",
+                         "niche_capacity", "mutation", "face_step", "face_pull", "face_moves",
                          "blobs", "blob_min_radius", "blob_max_radius", "ray_address", "kernels")
     given_together = STOPPING_RULES
     absent_in_older_runs = {"faceness_cap": 1.0, "niche_radius": 0.0, "niche_capacity": 1, "latent_norm": "free",
-                            "kernels": "auto"}
+                            "kernels": "auto", "face_moves": "walk", "prior_projection": "linear"}
 
     out: str
     fitness: str | None = None          # faceness checkpoint; None = the shipped default
@@ -78,6 +84,7 @@ class EvolveConfig(RunConfig):
     prior: str | None = bounded(None, choices=PRIORS)  # realism prior subtracted from the faceness (see ``prior_weight``)
     prior_model: str | None = None      # a train-prior run or checkpoint; None = the shipped face space
     prior_weight: float = bounded(2.0, 0.0, 1e6)  # fitness = faceness - this * distance from face space
+    prior_projection: str = bounded("clipped", choices=PRIOR_PROJECTIONS)  # see PRIOR_PROJECTIONS
     target: str | None = None  # an image: fitness also rewards likeness to this face (``neural.target_likeness``)
     target_space: str = bounded("face-space", choices=TARGET_SPACES)  # where likeness to the target is measured
     target_weight: float = bounded(0.1, 0.0, 1e6)  # fitness -= this * distance from the target
@@ -85,6 +92,7 @@ class EvolveConfig(RunConfig):
     mutation: str = bounded("face-space", choices=PIXEL_MUTATIONS)
     face_step: float = bounded(0.3, 0.0, 100.0)  # face-space mutation: move std, in real faces' std per component
     face_pull: float = bounded(0.1, 0.0, 1.0)  # face-space mutation: share of the way to face space per generation
+    face_moves: str = bounded("pcn", choices=FACE_MOVES)  # face-space mutation: see FACE_MOVES
     blobs: int = bounded(2, 1, 10_000)  # blob mutation: blobs painted into each child
     blob_min_radius: float = bounded(1.5, 0.1, 1e4)  # blob radii are log-uniform between these (pixels)
     blob_max_radius: float = bounded(12.0, 0.1, 1e4)
@@ -149,6 +157,9 @@ class EvolveConfig(RunConfig):
     def _validate_genome(self) -> None:
         """Checks across fields of the genome (the fields' own ranges are declared above)."""
         if self.genome == "pixel":
+            if self.face_moves == "pcn" and self.face_step > 1:
+                raise InputError(f"--face-moves pcn (the default) needs --face-step <= 1 (a share of real faces' "
+                                 f"std), got {self.face_step:g}; a larger step needs --face-moves walk")
             if self.decoder is not None:
                 raise InputError("--decoder needs --genome latent")
             if self.niche_radius and self.genome_size is not None:

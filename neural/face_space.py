@@ -3,6 +3,9 @@
 An image's distance from face space (DFFS, Turk & Pentland 1991) is the root-mean-square of what its top principal
 components of real faces cannot explain: small for natural images, large for pixel noise. The pixel GA subtracts it
 from the faceness, so noise that fools the faceness CNN costs fitness. It costs one (n, D) x (D, k) product.
+``ClippedFaceDistance`` measures it to the projection clipped to [0, 1] instead (the nearest face-space image that can
+be shown), at the cost of a second product: a face whose projection runs past black or white there pays nothing for
+its saturated pixels, where the plain distance charges it for them and so favours low contrast.
 """
 
 from __future__ import annotations
@@ -65,6 +68,29 @@ class FaceSpace(nn.Module):
         """The images' nearest points in face space, (B, H*W*3) float in [0, 1] (HWC order)."""
         centred = self.flat(images) - self.mean
         return (centred @ self.components) @ self.components.T + self.mean
+
+    def clipped_distance(self, images: torch.Tensor) -> torch.Tensor:
+        """(B,) RMS distance (per value, [0, 1] units) of the images from their projections clipped to [0, 1]."""
+        flat = self.flat(images)
+        coefficients = onednn.matmul(flat - self.mean, self.components)
+        projection = onednn.matmul(coefficients, self.components.T).add_(self.mean).clamp_(0.0, 1.0)
+        return flat.sub_(projection).pow_(2).mean(1).sqrt_()
+
+
+class ClippedFaceDistance(nn.Module):
+    """A face space's ``clipped_distance`` as the module a scorer calls (the realism prior of
+    ``--prior-projection clipped``)."""
+
+    def __init__(self, face_space: FaceSpace):
+        super().__init__()
+        self.face_space = face_space
+
+    @property
+    def config(self) -> FaceSpaceConfig:
+        return self.face_space.config
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.face_space.clipped_distance(images)
 
 
 def fit_face_space(images: torch.Tensor, config: FaceSpaceConfig, seed: int = 0) -> FaceSpace:

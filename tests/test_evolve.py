@@ -30,7 +30,7 @@ def test_a_short_run_raises_max_fitness_and_writes_its_outputs(tmp_path):
     from neural.face_detector import detect_faces
 
     best_at_8 = np.asarray(Image.open(run / "samples" / "best_0000008.png"))[::4, ::4]  # the snapshot is 4x enlarged
-    assert rows[7]["best_face_detected"] == bool(detect_faces(best_at_8[None])[0])  # the detector's word on it
+    assert rows[7]["best_face_detected"] == bool(detect_faces(best_at_8[None], "cnn")[0])  # the run judges with dlib CNN
     assert "best_face_detected" not in rows[6]
     assert summary["reason"] == "reached 24 generations"
     for name in ("config.json", "top_grid.png", "timelapse.gif", "plots/fitness.png", "checkpoints/last.pt",

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from conftest import FACES, NON_FACES, assert_one_line_error, run_cli, synthetic_faces
-from neural.face_space import DEFAULT_PRIOR, FaceSpaceConfig, fit_face_space, load_face_space
+from neural.face_space import ClippedFaceDistance, DEFAULT_PRIOR, FaceSpaceConfig, fit_face_space, load_face_space
 from neural.face_space_training import distances, save_face_space
 
 
@@ -28,6 +28,29 @@ def test_a_point_of_face_space_is_at_distance_zero():
     point = model.project(torch.from_numpy(faces[:4]).permute(0, 3, 1, 2))  # (4, D) in [0, 1], HWC order
     images = point.view(4, 32, 32, 3).permute(0, 3, 1, 2)
     assert float(model(images).max()) < 1e-3 < float(model(torch.from_numpy(faces[:4]).permute(0, 3, 1, 2)).min())
+
+
+def clipped_distance_reference(model, images: np.ndarray) -> np.ndarray:
+    """The clipped distance in float64, as its formula: RMS of x - clip(mean + V V^T (x - mean), 0, 1)."""
+    x = images.reshape(len(images), -1).astype(np.float64) / 255
+    mean, components = model.mean.double().numpy(), model.components.double().numpy()
+    projection = np.clip(mean + (x - mean) @ components @ components.T, 0, 1)
+    return np.sqrt(((x - projection) ** 2).mean(1))
+
+
+def test_the_clipped_distance_charges_nothing_for_pixels_saturated_past_the_projection():
+    faces = synthetic_faces(200, 32, seed=3)
+    model = fit_face_space(torch.from_numpy(faces), FaceSpaceConfig(32, 8))
+    # a face pushed far along the first component: its projection runs past black and white, the image is clipped
+    point = model.mean + 6 * model.std[0] * model.components[:, 0]
+    saturated = point.clamp(0, 1).mul(255).round().byte().view(1, 32, 32, 3).numpy()
+    images = np.concatenate([saturated, faces[:5]])
+    chw = torch.from_numpy(images).permute(0, 3, 1, 2)
+    clipped, linear = ClippedFaceDistance(model)(chw).numpy(), model(chw).numpy()
+    assert np.allclose(clipped, clipped_distance_reference(model, images), atol=1e-5)
+    assert clipped[0] < 0.97 * linear[0]  # its saturated pixels no longer count against it
+    assert np.allclose(clipped[1:], linear[1:], atol=0.01)  # faces within range: nearly the plain distance
+    assert ClippedFaceDistance(model).config == model.config
 
 
 def test_train_prior_writes_a_run_of_the_usual_shape(tmp_path, capsys):

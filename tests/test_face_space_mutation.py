@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import synthetic_faces
+from conftest import assert_one_line_error, run_cli, synthetic_faces
+from evoface.evolve_build import build_evolution
+from evoface.evolve_config import EvolveConfig
 from evoface.ga.face_space_mutation import (FaceBasis, _write_moved, face_space_mutation_reference,
-                                           mut_face_space_block)
+                                           mut_face_space_block, prior_shrink, random_faces)
 from evoface.ga.seed_stream import SeedStream
-from neural.face_space import FaceSpaceConfig, fit_face_space
+from neural.face_space import ClippedFaceDistance, FaceSpace, FaceSpaceConfig, fit_face_space
 
 
 @pytest.fixture(scope="module")
@@ -18,17 +20,38 @@ def basis() -> FaceBasis:
     return FaceBasis.of(fit_face_space(torch.from_numpy(synthetic_faces(200, 16, seed=0)), FaceSpaceConfig(16, 12)))
 
 
-def test_matches_the_float64_formula_with_the_same_draws(basis):
+@pytest.mark.parametrize("shrink", [0.0, prior_shrink(0.5)])
+def test_matches_the_float64_formula_with_the_same_draws(basis, shrink):
     block = np.random.default_rng(0).integers(0, 256, (5, 16 * 16 * 3), dtype=np.uint8)
     original, stream = block.copy(), SeedStream(11)
-    mut_face_space_block(block, basis, step=0.5, pull=0.2, indpb=0.0, seeds=stream)
+    mut_face_space_block(block, basis, step=0.5, pull=0.2, indpb=0.0, seeds=stream, shrink=shrink)
     replay = SeedStream(11)
     replay.next_seed()  # the (empty) resets' seed
     draws = np.random.default_rng(replay.next_seed()).standard_normal((5, 12), np.float32)
     for row, child, draw in zip(original, block, draws):
-        expected = face_space_mutation_reference(row, basis, 0.5, 0.2, draw.astype(np.float64))
+        expected = face_space_mutation_reference(row, basis, 0.5, 0.2, draw.astype(np.float64), shrink)
         difference = np.abs(child.astype(int) - expected)
         assert difference.max() <= 1 and (difference == 0).mean() > 0.99  # float32 vs float64
+
+
+def test_pcn_moves_keep_real_faces_spread_where_a_walk_spreads_out(basis):
+    start = random_faces(basis, 300, SeedStream(5))  # coordinates ~ N(0, std^2), as real faces' are
+    spread = lambda genes: basis.coordinates(genes).std(axis=0)  # in real faces' stds: 1 for real faces
+    walked, kept = start.copy(), start.copy()
+    for generation in range(60):
+        mut_face_space_block(walked, basis, 0.3, 0.1, 0.0, SeedStream(generation))
+        mut_face_space_block(kept, basis, 0.3, 0.1, 0.0, SeedStream(generation), shrink=prior_shrink(0.3))
+    assert np.median(spread(start)) == pytest.approx(1.0, abs=0.15)
+    assert np.median(spread(kept)) == pytest.approx(1.0, abs=0.15)  # the Gaussian kept (clipping and rounding aside)
+    # a random walk: sqrt(1 + 60 * 0.3^2) = 2.5 unclipped; clipping to [0, 255] holds it lower
+    assert np.median(spread(walked)) > 1.2 * np.median(spread(kept))
+
+
+def test_the_shrink_that_keeps_the_prior():
+    assert prior_shrink(0.0) == 0.0 and prior_shrink(1.0) == 1.0
+    assert (1 - prior_shrink(0.3)) ** 2 + 0.3 ** 2 == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        prior_shrink(1.5)
 
 
 def test_pull_alone_removes_noise_and_step_alone_moves_along_face_space(basis):
@@ -68,3 +91,20 @@ def test_the_moved_child_is_written_rounded_and_clipped_to_bytes():
     _write_moved(block, move, keep, offset)
     assert np.array_equal(block, expected.astype(np.uint8))
     assert (block == 0).any() and (block == 255).any()
+
+
+@pytest.mark.parametrize("options, shrink, prior", [({}, prior_shrink(0.3), ClippedFaceDistance),
+                                                    ({"face_moves": "walk", "prior_projection": "linear"}, 0.0,
+                                                     FaceSpace)])
+def test_a_pixel_run_moves_and_measures_as_its_options_say(tmp_path, options, shrink, prior):
+    evolution = build_evolution(EvolveConfig(out=str(tmp_path / "run"), mu=6, q=2, generations=1, device="cpu",
+                                             precision="fp32", **options))
+    assert evolution.toolbox.mutate.keywords["shrink"] == shrink
+    assert type(evolution.scorer.prior) is prior
+
+
+def test_a_step_too_large_for_pcn_is_a_one_line_error(tmp_path, capsys):
+    code, err = run_cli(["evolve", "--face-step", "2", "--generations", "1", "--out", str(tmp_path / "run")], capsys)
+    assert_one_line_error(code, err, "--face-moves walk")
+    assert not (tmp_path / "run").exists()
+    EvolveConfig(out="x", face_step=2.0, face_moves="walk").validate()  # the random walk takes any step

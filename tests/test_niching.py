@@ -235,12 +235,13 @@ def test_a_run_stores_its_filled_defaults_and_an_older_run_resumes_as_it_ran(tmp
     assert (stored["prior"], stored["faceness_cap"], stored["niche_radius"]) == ("none", 0.98, 0.5)
     last = tmp_path / "run" / "checkpoints" / "last.pt"
     ckpt = torch.load(last, weights_only=True)
-    for name in ("faceness_cap", "niche_radius", "niche_capacity"):  # as a run made before these fields
+    older_fields = ("faceness_cap", "niche_radius", "niche_capacity", "face_moves", "prior_projection")
+    for name in older_fields:  # as a run made before these fields
         del stored[name], ckpt["config"][name]  # config.json and the config its checkpoint keeps
     (tmp_path / "run" / "config.json").write_text(json.dumps(stored))
     torch.save(ckpt, last)
     config = resume_config(tmp_path / "run", generations=3)
-    assert (config.faceness_cap, config.niche_radius, config.niche_capacity) == (1.0, 0.0, 1)
+    assert [getattr(config, name) for name in older_fields] == [1.0, 0.0, 1, "walk", "linear"]
     evolve(config, resume=True)
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt", "evolve")["generation"] == 3
 

@@ -93,13 +93,14 @@ def basis() -> FaceBasis:
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_the_face_space_move_is_the_float64_formula_with_the_same_draws(basis, device):
+@pytest.mark.parametrize("shrink", [0.0, 0.2])
+def test_the_face_space_move_is_the_float64_formula_with_the_same_draws(basis, device, shrink):
     block = np.random.default_rng(0).integers(0, 256, (5, 16 * 16 * 3), dtype=np.uint8)
     draws = np.random.default_rng(1).standard_normal((5, 12)).astype(np.float32)
     moved = torch.from_numpy(block.copy()).to(device)
-    face_space_move_tensor(moved, basis, 0.5, 0.2, torch.from_numpy(draws).to(device))
+    face_space_move_tensor(moved, basis, 0.5, 0.2, torch.from_numpy(draws).to(device), shrink)
     for row, child, draw in zip(block, moved.cpu().numpy(), draws):
-        expected = face_space_mutation_reference(row, basis, 0.5, 0.2, draw.astype(np.float64))
+        expected = face_space_mutation_reference(row, basis, 0.5, 0.2, draw.astype(np.float64), shrink)
         difference = np.abs(child.astype(int) - expected)
         assert difference.max() <= 1 and (difference == 0).mean() > 0.99  # float32 vs float64
 

@@ -3,11 +3,15 @@
 Given a mean image and k orthonormal components with their standard deviations (a face space, fitted by
 ``evoface train-prior``), each child x (values in [0, 1]) becomes
 
-    x + pull * (projection(x) - x) + sum_j a_j v_j,    a_j ~ N(0, (step * std_j)^2),
+    x + pull * (projection(x) - x) - shrink * (projection(x) - mean) + sum_j a_j v_j,    a_j ~ N(0, (step * std_j)^2),
 
 then gets the method's per-gene resets (probability ``indpb``). The first term is a Lamarckian step: it moves the child
 a share ``pull`` of the way to its nearest point in face space, which removes pixel noise a little every generation;
-the second proposes a change the way faces vary (a wider mouth, darker hair, lighter skin) rather than white noise.
+the last proposes a change the way faces vary (a wider mouth, darker hair, lighter skin) rather than white noise.
+The middle term shrinks the child's face-space coordinates c towards the mean face: c' = (1 - shrink) c + a. With
+``shrink = prior_shrink(step)`` the move is the preconditioned Crank-Nicolson proposal of MCMC, which leaves real faces'
+Gaussian N(0, std^2) unchanged: left to itself, a coordinate keeps the spread of real faces' instead of wandering off
+as a random walk does (shrink 0), so selection decides among faces as typical as the prior's own draws.
 The chromosome stays the image: every pixel can still take any value, and the residual off face space is the GA's to
 keep when the fitness rewards it. Both terms cost two fp32 (n, D) x (D, k) products: the child's coordinates and the
 move (``evoface.kernels.onednn.matmul``).
@@ -93,8 +97,16 @@ def _write_moved(block, move, keep, offset):
             block[i, j] = np.uint8(np.int32(np.rint(min(max(value, low), high))))
 
 
+def prior_shrink(step: float) -> float:
+    """The coordinates' shrink that makes a face-space move of ``step`` (in real faces' std, at most 1) keep real
+    faces' Gaussian: (1 - shrink)^2 + step^2 = 1."""
+    if not 0 <= step <= 1:
+        raise ValueError(f"a move that keeps the prior needs a step in [0, 1], got {step}")
+    return 1 - float(np.sqrt(1 - step * step))
+
+
 def mut_face_space_block(block: np.ndarray, basis: FaceBasis, step: float, pull: float, indpb: float,
-                         seeds: SeedStream) -> int:
+                         seeds: SeedStream, shrink: float = 0.0) -> int:
     """Mutate the (n, D) uint8 block in place: per-gene resets, then the pull towards face space and a random move
     along it (see the module docstring). Returns the number of gene resets."""
     basis.check_block(block)
@@ -102,7 +114,7 @@ def mut_face_space_block(block: np.ndarray, basis: FaceBasis, step: float, pull:
     draws = np.random.default_rng(seeds.next_seed()).standard_normal((len(block), len(basis.std)), np.float32)
     components = torch.from_numpy(basis.components)
     moves = torch.from_numpy(draws * (np.float32(step) * basis.std))
-    coefficients = basis.centred_coefficients(block).mul_(pull).add_(moves)
+    coefficients = basis.centred_coefficients(block).mul_(pull - shrink).add_(moves)
     move = onednn.matmul(coefficients, components.T)  # (n, D), in [0, 1] units
     _write_moved(block, move.numpy(), np.float32(1 - pull), np.float32(255 * pull) * basis.mean)
     return resets
@@ -116,10 +128,11 @@ def random_faces(basis: FaceBasis, n: int, seeds: SeedStream) -> np.ndarray:
 
 
 def face_space_mutation_reference(genes: np.ndarray, basis: FaceBasis, step: float, pull: float,
-                                  draws: np.ndarray) -> np.ndarray:
+                                  draws: np.ndarray, shrink: float = 0.0) -> np.ndarray:
     """One child's face-space move in float64, written as the formula (no resets): the operator's reference."""
     x = genes.astype(np.float64) / 255
     components = basis.components.astype(np.float64)
     projection = basis.mean + components @ (components.T @ (x - basis.mean))
-    moved = x + pull * (projection - x) + components @ (draws * step * basis.std)
+    moved = (x + pull * (projection - x) - shrink * (projection - basis.mean)
+             + components @ (draws * step * basis.std))
     return np.clip(np.rint(moved * 255), 0, 255).astype(np.uint8)

@@ -91,26 +91,27 @@ def reset_genes_tensor(block: torch.Tensor, indpb: float, seeds: SeedStream) -> 
 
 
 def face_space_move_tensor(block: torch.Tensor, basis: FaceBasis, step: float, pull: float,
-                           draws: torch.Tensor) -> None:
+                           draws: torch.Tensor, shrink: float = 0.0) -> None:
     """The face-space move (``evoface.ga.face_space_mutation``) of an (n, D) uint8 tensor in place, for (n, k) standard
-    normal ``draws``, in fp32 on the block's device: x + pull * (projection(x) - x) + sum_j draws_j step std_j v_j."""
+    normal ``draws``, in fp32 on the block's device: x + pull * (projection(x) - x) - shrink * (projection(x) - mean)
+    + sum_j draws_j step std_j v_j."""
     mean, components, std, mean_coefficients = basis.tensors(block.device)
     pixels = block.float()
     coefficients = (pixels @ components).div_(255).sub_(mean_coefficients)
-    coefficients.mul_(pull).add_(draws * (step * std))
+    coefficients.mul_(pull - shrink).add_(draws * (step * std))
     moved = pixels.mul_(1 - pull).add_(mean, alpha=255 * pull).add_(coefficients @ components.T, alpha=255)
     block.copy_(moved.clamp_(0, 255).round_())
 
 
 def mut_face_space_tensor(block: torch.Tensor, basis: FaceBasis, step: float, pull: float, indpb: float,
-                          seeds: SeedStream) -> torch.Tensor:
+                          seeds: SeedStream, shrink: float = 0.0) -> torch.Tensor:
     """``face_space_mutation.mut_face_space_block`` on a tensor: the resets, then the face-space move, its draws from
     the next seed. Returns the number of resets (a 0-d tensor)."""
     basis.check_block(block)
     resets = reset_genes_tensor(block, indpb, seeds)
     generator = seeded_generator(block.device, seeds)
     draws = torch.randn((len(block), len(basis.std)), generator=generator, device=block.device)
-    face_space_move_tensor(block, basis, step, pull, draws)
+    face_space_move_tensor(block, basis, step, pull, draws, shrink)
     return resets
 
 
