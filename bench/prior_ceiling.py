@@ -4,8 +4,9 @@ spread), in sets of as many images as ``ga_quality.py`` judges, against the same
 whose images sit in face space cannot beat its prior's projections; its random draws, and those of them that pass
 evolve's faceness cap, are what no search at all gives. With ``--runs``, also where evolved images lie along the
 components: the mean |coordinate|, in real faces' standard deviations, on the first four components and on the last
-sixteen (real faces: about 1 on each), and the KID of the runs' best images as they are and projected into face
-space (without what lies off it).
+sixteen (real faces: about 1 on each), the share of their projections' values past black or white (what the plain
+distance from face space charges and ``--prior-projection clipped`` does not), and the KID of the runs' best images
+as they are and projected into face space (without what lies off it).
 
 Run: python bench/prior_ceiling.py [--priors shipped runs/prior256 ...] [--runs 'runs/ga-quality/default-s*' ...]
      [--set-size 10] [--sets 4] [--bar 0.98] [--draws 20000] [--fitness CKPT]
@@ -105,14 +106,17 @@ def main() -> None:
     if args.runs:
         face_space = next(iter(spaces.values()))
         print(f"\nmean |coordinate| in {args.priors[0]}'s face space, in real faces' stds: first 4 / last 16 "
-              "components")
+              "components; share of the projection's values outside [0, 1]")
 
         def spread(images: np.ndarray) -> str:
             with torch.inference_mode():
                 coordinates = face_space.coefficients(as_chw(images)).abs().numpy()
-            return f"{coordinates[:, :4].mean():.2f} / {coordinates[:, -16:].mean():.2f}"
+                projection = face_space.project(as_chw(images))
+            outside = ((projection < 0) | (projection > 1)).float().mean().item()
+            return f"{coordinates[:, :4].mean():.2f} / {coordinates[:, -16:].mean():.2f}; {outside:.1%} outside"
 
         print(f"{'real faces (' + args.real + ')':60} {spread(real_images)}")
+        print(f"{'random draws of face space':60} {spread(gaussian_draws(face_space, len(real_images)))}")
         for pattern in args.runs:
             runs = sorted(glob.glob(pattern))
             halls = [evolve_run_images(run, 16) for run in runs]

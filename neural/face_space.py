@@ -65,16 +65,18 @@ class FaceSpace(nn.Module):
         return onednn.matmul(self.flat(images) - self.mean, self.components) / self.std.clamp_min(1e-8)
 
     def project(self, images: torch.Tensor) -> torch.Tensor:
-        """The images' nearest points in face space, (B, H*W*3) float in [0, 1] (HWC order)."""
-        centred = self.flat(images) - self.mean
-        return (centred @ self.components) @ self.components.T + self.mean
+        """The images' nearest points in face space, (B, H*W*3) float (HWC order; may run past [0, 1])."""
+        return self._projection(self.flat(images))
 
     def clipped_distance(self, images: torch.Tensor) -> torch.Tensor:
         """(B,) RMS distance (per value, [0, 1] units) of the images from their projections clipped to [0, 1]."""
         flat = self.flat(images)
+        return flat.sub_(self._projection(flat).clamp_(0.0, 1.0)).pow_(2).mean(1).sqrt_()
+
+    def _projection(self, flat: torch.Tensor) -> torch.Tensor:
+        """mean + V V^T (flat - mean) for (B, D) flat images."""
         coefficients = onednn.matmul(flat - self.mean, self.components)
-        projection = onednn.matmul(coefficients, self.components.T).add_(self.mean).clamp_(0.0, 1.0)
-        return flat.sub_(projection).pow_(2).mean(1).sqrt_()
+        return onednn.matmul(coefficients, self.components.T).add_(self.mean)
 
 
 class ClippedFaceDistance(nn.Module):
