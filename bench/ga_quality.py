@@ -1,7 +1,7 @@
 """Pixel-GA output quality per configuration and run length: K seeded evolve runs, each followed to several lengths.
 
-Run: python bench/ga_quality.py [--seeds 10] [--lengths 10 100 300 1000 | --budget S] [--only NAME ...]
-     [--real ../shared/data/celeba] [--out runs/ga-quality] [--options JSON --name NAME] [--reuse]
+Run: python bench/ga_quality.py [--seeds 10] [--first-seed 0] [--lengths 10 100 300 1000 | --budget S]
+     [--only NAME ...] [--real ../shared/data/celeba] [--out runs/ga-quality] [--options JSON --name NAME] [--reuse]
 Each run is ``evoface evolve --time-limit L --seed S`` plus the configuration's options, resumed to each length L in
 turn (the time limit counts seconds of evolution across resumes, so one run is measured at every length). At each
 length its image is what ``evoface sample --model RUN -n 1`` gives, and its hall of fame the 16 that ``top_grid.png``
@@ -148,6 +148,7 @@ def main() -> None:
     root = Path(__file__).resolve().parents[1]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds --first-seed, ..., --first-seed + --seeds - 1")
     parser.add_argument("--lengths", type=float, nargs="+", default=[10, 100, 300, 1000],
                         help="seconds of evolution at which each run is measured, in increasing order")
     parser.add_argument("--budget", type=float, help="one run length, in seconds: the same as --lengths BUDGET "
@@ -184,10 +185,11 @@ def main() -> None:
         if args.only and name not in args.only:
             continue
         slug = name.split(" (")[0].replace(" ", "-").replace(",", "").replace("+", "plus")
-        runs = [out / f"{slug}-s{seed}" for seed in range(args.seeds)]
+        seeds = range(args.first_seed, args.first_seed + args.seeds)
+        runs = [out / f"{slug}-s{seed}" for seed in seeds]
         rows, earlier = {}, None
         for length in args.lengths:
-            for seed, run in enumerate(runs):
+            for seed, run in zip(seeds, runs):
                 if not args.reuse:
                     # the options may add a stopping rule (generations: the first rule reached ends the run)
                     run_to(run, length, {"generations": None, "seed": seed, "device": "cpu", **options})
@@ -202,7 +204,7 @@ def main() -> None:
                   f"{row['haar_face_rate']:5.0%} {drift:>5} {face:>6} {row['kid_x1000']:6.0f} ± "
                   f"{row['kid_x1000_spread']:3.0f} {row['hall_kid_x1000']:5.0f} {row['diversity']:6.1f} "
                   f"{row['hall_spread']:6.1f} {row['dots']:5.1f}", flush=True)
-        results[name] = {"options": options, "seeds": args.seeds, "lengths": rows}
+        results[name] = {"options": options, "seeds": args.seeds, "first_seed": args.first_seed, "lengths": rows}
         (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
 
 
