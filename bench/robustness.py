@@ -12,8 +12,8 @@ capped, the fitness ranks capped images by their distance from face space alone;
 meanwhile: an image whose children keep the cap more often has more children in the running, and one near the mean
 face (small first coordinates) is a plainer face. Then, per glob: the mean |coordinate| on the first four components
 of children that the run's crossover makes from random pairs of each run's final hall of fame (16 distinct faces),
-against their parents': a cut joins one face's upper part to another's lower part, whose coordinates lie between
-theirs.
+against their parents' (a cut joins one face's upper part to another's lower part: this asks whether that pulls the
+coordinates in towards the mean face).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine  # noqa: E402
 from bench.ga_quality import SNAPSHOT_SCALE  # noqa: E402
+from bench.prior_ceiling import as_chw  # noqa: E402
 from evoface.core.checkpoints import load_checkpoint  # noqa: E402
 from evoface.evolve import resume_config  # noqa: E402
 from evoface.evolve_build import pixel_mutation  # noqa: E402
@@ -56,42 +57,44 @@ def best_at(run: Path, seconds: float) -> np.ndarray:
 def abs_coordinates(face_space, images: np.ndarray) -> np.ndarray:
     """(n, k) |coordinates| of (n, S, S, 3) uint8 images in face space, in real faces' standard deviations."""
     with torch.inference_mode():
-        return face_space.coefficients(torch.from_numpy(images.copy()).permute(0, 3, 1, 2)).abs().numpy()
+        return face_space.coefficients(as_chw(images)).abs().numpy()
 
 
-def probe(run: Path, seconds: float, children: int) -> dict:
-    """The figures of the module docstring for one run at one length."""
-    config = resume_config(run)
-    face_space = load_face_space(config.prior_model)
-    scorer = BatchScorer(load_faceness(config.fitness), torch.device("cpu"), precision="fp32")
-    image = best_at(run, seconds)
-    block = np.repeat(image.reshape(1, -1), children, axis=0)
-    mutate = pixel_mutation(config, FaceBasis.of(face_space), image.shape[0], face_space.config.size,
-                            SeedStream(config.seed))
-    mutate(block)
-    coordinates = abs_coordinates(face_space, image[None])[0]
-    return {"faceness": float(scorer(image.reshape(1, -1))[0]),
-            "children at the cap": float((scorer(block) >= config.faceness_cap).mean()),
-            "contrast": float(image.std()),
-            "first 4": float(coordinates[:4].mean()), "last 16": float(coordinates[-16:].mean())}
+class RunProbe:
+    """One run's stored configuration, face space and an uncapped fp32 faceness scorer, loaded once."""
 
+    def __init__(self, run: Path):
+        self.run, self.config = run, resume_config(run)
+        self.face_space = load_face_space(self.config.prior_model)
+        self.scorer = BatchScorer(load_faceness(self.config.fitness), torch.device("cpu"), precision="fp32")
 
-def crossover_shrink(run: Path, pairs: int) -> tuple[float, float]:
-    """Mean |first-four coordinate| of the parents and of the children of ``pairs`` random pairs of the run's final
-    hall of fame, crossed by the run's normal-point crossover."""
-    config = resume_config(run)
-    face_space = load_face_space(config.prior_model)
-    hall = evolve_run_images(run, 16)
-    rng, seeds = np.random.default_rng(config.seed), SeedStream(config.seed)
-    parents, children = [], []
-    for _ in range(pairs):
-        first, second = rng.choice(len(hall), 2, replace=False)
-        parents += [hall[first], hall[second]]
-        children += cx_normal_point(hall[first].reshape(-1).copy(), hall[second].reshape(-1).copy(), config.sigma,
-                                    seeds)
-    children = np.stack(children).reshape(-1, *hall.shape[1:])
-    return (float(abs_coordinates(face_space, np.stack(parents))[:, :4].mean()),
-            float(abs_coordinates(face_space, children)[:, :4].mean()))
+    def at(self, seconds: float, children: int) -> dict:
+        """The figures of the module docstring at one length."""
+        image = best_at(self.run, seconds)
+        block = np.repeat(image.reshape(1, -1), children, axis=0)
+        mutate = pixel_mutation(self.config, FaceBasis.of(self.face_space), image.shape[0],
+                                self.face_space.config.size, SeedStream(self.config.seed))
+        mutate(block)
+        coordinates = abs_coordinates(self.face_space, image[None])[0]
+        return {"faceness": float(self.scorer(image.reshape(1, -1))[0]),
+                "children at the cap": float((self.scorer(block) >= self.config.faceness_cap).mean()),
+                "contrast": float(image.std()),
+                "first 4": float(coordinates[:4].mean()), "last 16": float(coordinates[-16:].mean())}
+
+    def crossover_shrink(self, pairs: int) -> tuple[float, float]:
+        """Mean |first-four coordinate| of the parents and of the children of ``pairs`` random pairs of the run's
+        final hall of fame, crossed by the run's normal-point crossover."""
+        hall = evolve_run_images(self.run, 16)
+        rng, seeds = np.random.default_rng(self.config.seed), SeedStream(self.config.seed)
+        parents, children = [], []
+        for _ in range(pairs):
+            first, second = rng.choice(len(hall), 2, replace=False)
+            parents += [hall[first], hall[second]]
+            children += cx_normal_point(hall[first].reshape(-1).copy(), hall[second].reshape(-1).copy(),
+                                        self.config.sigma, seeds)
+        children = np.stack(children).reshape(-1, *hall.shape[1:])
+        return (float(abs_coordinates(self.face_space, np.stack(parents))[:, :4].mean()),
+                float(abs_coordinates(self.face_space, children)[:, :4].mean()))
 
 
 def main() -> None:
@@ -105,13 +108,13 @@ def main() -> None:
     names = ["faceness", "children at the cap", "contrast", "first 4", "last 16"]
     print(f"{'runs':45} {'s':>5} " + " ".join(f"{name:>19}" for name in names))
     for pattern in args.runs:
-        runs = [Path(run) for run in sorted(glob.glob(pattern))]
+        runs = [RunProbe(Path(run)) for run in sorted(glob.glob(pattern))]
         for seconds in args.at:
-            rows = [probe(run, seconds, args.children) for run in runs]
+            rows = [run.at(seconds, args.children) for run in runs]
             means = [np.mean([row[name] for row in rows]) for name in names]
             print(f"{pattern + f' ({len(runs)})':45} {seconds:5g} " + " ".join(f"{m:19.3f}" for m in means),
                   flush=True)
-        parents, children = np.mean([crossover_shrink(run, args.pairs) for run in runs], axis=0)
+        parents, children = np.mean([run.crossover_shrink(args.pairs) for run in runs], axis=0)
         print(f"{pattern}: crossover of the final halls' faces, mean |coordinate| on the first 4 components: parents "
               f"{parents:.3f}, children {children:.3f}", flush=True)
 
