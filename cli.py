@@ -114,6 +114,9 @@ def train_fitness_command(resume_dir, refine, **_):
     ("prior_projection", {"help": "Face-space prior: measure the distance to the image's projection clipped to "
                                   "[0, 1], the nearest face-space image that can be shown (clipped), or to the plain "
                                   "projection (linear), which also charges a face for its saturated pixels."}),
+    ("typicality_weight", {"help": "Face-space prior: also subtract this x how far the image's face-space "
+                                   "coordinates combine less typically than the median real face's (nats of the "
+                                   "prior's mixture, see train-prior --mixture)."}),
     ("target", {"type": click.Path(exists=True, dir_okay=False),
                 "help": "Evolve towards this face: the fitness also subtracts --target-weight x the distance from it "
                         "(kept in RUN/target.png)."}),
@@ -298,6 +301,8 @@ def train_vae_command(resume_dir, **_):
     ("out", {"type": RUN_DIR, "help": "Run directory to create."}),
     ("size", {"help": "Image side in pixels."}),
     ("components", {"help": "Principal components kept."}),
+    ("mixture", {"help": "Gaussians of the mixture fitted to real faces' coordinates, which evolve's "
+                         "--typicality-weight reads (0 = none)."}),
     ("holdout", {"help": "Share of faces kept out of the fit, to measure it on."}),
     ("max_images", {"help": "Use at most this many images from each source."}),
     ("seed", SEED_HELP))

@@ -42,7 +42,7 @@ from evoface.rendering import render
 from evoface.scoring import BatchScorer, fuse_for_inference
 from evoface.target import as_chw, read_target
 from neural.devices import resolve_device
-from neural.face_space import ClippedFaceDistance, load_face_space
+from neural.face_space import FaceRealism, load_face_space
 from neural.faceness_store import load_faceness
 from neural.precision import resolve_precision
 from neural.target_likeness import target_likeness
@@ -190,11 +190,12 @@ def build_scoring(config: EvolveConfig, target_path: str | Path | None = None) -
     probe_mutation = (_run_mutation(config, face_space, size, SeedStream(PROBE_SEED))
                       if config.genome == "pixel" else None)
     prior = None
-    if config.prior == "face-space":
-        prior = ClippedFaceDistance(face_space) if config.prior_projection == "clipped" else face_space
+    if config.prior == "face-space" and (config.prior_weight or config.typicality_weight):
+        prior = FaceRealism(face_space, clipped=config.prior_projection == "clipped",
+                            distance_weight=config.prior_weight, typicality_weight=config.typicality_weight)
     scorer = BatchScorer(models, resolve_device(config.device), config.genome_size, config.tv_weight,
                          config.blur_sigma, ensemble_rule=config.ensemble_rule, precision=config.precision,
-                         prior=prior, prior_weight=config.prior_weight,
+                         prior=prior, prior_weight=1.0,
                          target=likeness, target_weight=config.target_weight,
                          faceness_cap=config.faceness_cap if config.faceness_cap < 1 else None,
                          probe_mutation=probe_mutation)

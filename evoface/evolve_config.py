@@ -50,7 +50,8 @@ class EvolveConfig(RunConfig):
                          "blobs", "blob_min_radius", "blob_max_radius", "ray_address", "kernels")
     given_together = STOPPING_RULES
     absent_in_older_runs = {"faceness_cap": 1.0, "niche_radius": 0.0, "niche_capacity": 1, "latent_norm": "free",
-                            "kernels": "auto", "face_moves": "walk", "prior_projection": "linear"}
+                            "kernels": "auto", "face_moves": "walk", "prior_projection": "linear",
+                            "typicality_weight": 0.0}
 
     out: str
     fitness: str | None = None          # faceness checkpoint; None = the shipped default
@@ -85,6 +86,8 @@ class EvolveConfig(RunConfig):
     prior_model: str | None = None      # a train-prior run or checkpoint; None = the shipped face space
     prior_weight: float = bounded(2.0, 0.0, 1e6)  # fitness = faceness - this * distance from face space
     prior_projection: str = bounded("clipped", choices=PRIOR_PROJECTIONS)  # see PRIOR_PROJECTIONS
+    # fitness -= this x the face-space mixture's NLL of the coordinates above real faces' median (``neural.face_mixture``)
+    typicality_weight: float = bounded(0.01, 0.0, 1e6)
     target: str | None = None  # an image: fitness also rewards likeness to this face (``neural.target_likeness``)
     target_space: str = bounded("face-space", choices=TARGET_SPACES)  # where likeness to the target is measured
     target_weight: float = bounded(0.1, 0.0, 1e6)  # fitness -= this * distance from the target

@@ -3,9 +3,11 @@
 An image's distance from face space (DFFS, Turk & Pentland 1991) is the root-mean-square of what its top principal
 components of real faces cannot explain: small for natural images, large for pixel noise. The pixel GA subtracts it
 from the faceness, so noise that fools the faceness CNN costs fitness. It costs one (n, D) x (D, k) product.
-``ClippedFaceDistance`` measures it to the projection clipped to [0, 1] instead (the nearest face-space image that can
-be shown), at the cost of a second product: a face whose projection runs past black or white there pays nothing for
-its saturated pixels, where the plain distance charges it for them and so favours low contrast.
+``FaceRealism`` is the prior as evolve's fitness subtracts it. It can measure the distance to the projection clipped
+to [0, 1] instead (the nearest face-space image that can be shown), at the cost of a second product: a face whose
+projection runs past black or white there pays nothing for its saturated pixels, where the plain distance charges it
+for them and so favours low contrast. Where the face space carries a mixture (``neural.face_mixture``), it can also
+charge for coordinates that combine as no real face's do.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from evoface.core.checkpoints import load_checkpoint
 from evoface.core.errors import InputError
 from evoface.core.rundir import model_checkpoint
 from evoface.kernels import onednn
+from neural.face_mixture import FaceMixture, fit_face_mixture
 
 KIND = "face-space"
 DEFAULT_PRIOR = Path(__file__).parent / "pretrained" / "facespace64.pt"
@@ -30,6 +33,7 @@ DEFAULT_PRIOR = Path(__file__).parent / "pretrained" / "facespace64.pt"
 class FaceSpaceConfig:
     size: int = 64          # image side in pixels
     components: int = 64    # principal components kept
+    mixture: int = 0        # Gaussians of the mixture over the coordinates (0: none)
 
 
 class FaceSpace(nn.Module):
@@ -47,6 +51,7 @@ class FaceSpace(nn.Module):
         self.register_buffer("mean", torch.zeros(dims))
         self.register_buffer("components", torch.zeros(dims, config.components))
         self.register_buffer("std", torch.zeros(config.components))  # real faces' spread along each component
+        self.mixture = FaceMixture(config.mixture, config.components) if config.mixture else None
 
     def flat(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> (B, H*W*3) float in [0, 1], HWC order (the genome's order)."""
@@ -62,7 +67,11 @@ class FaceSpace(nn.Module):
 
     def coefficients(self, images: torch.Tensor) -> torch.Tensor:
         """(B, k) the images' coordinates along the components, in real faces' standard deviations."""
-        return onednn.matmul(self.flat(images) - self.mean, self.components) / self.std.clamp_min(1e-8)
+        return self.scaled(onednn.matmul(self.flat(images) - self.mean, self.components))
+
+    def scaled(self, coefficients: torch.Tensor) -> torch.Tensor:
+        """Coefficients along the components in real faces' standard deviations."""
+        return coefficients / self.std.clamp_min(1e-8)
 
     def project(self, images: torch.Tensor) -> torch.Tensor:
         """The images' nearest points in face space, (B, H*W*3) float (HWC order; may run past [0, 1])."""
@@ -79,24 +88,48 @@ class FaceSpace(nn.Module):
         return onednn.matmul(coefficients, self.components.T).add_(self.mean)
 
 
-class ClippedFaceDistance(nn.Module):
-    """A face space's ``clipped_distance`` as the module a scorer calls (the realism prior of
-    ``--prior-projection clipped``)."""
+class FaceRealism(nn.Module):
+    """The realism prior that evolve's fitness subtracts: ``distance_weight`` x the distance from face space, to the
+    projection clipped to [0, 1] (``clipped``) or the plain one, plus ``typicality_weight`` x the mixture's
+    atypicality of the coordinates (nats above real faces' median NLL; it needs a face space with a mixture)."""
 
-    def __init__(self, face_space: FaceSpace):
+    def __init__(self, face_space: FaceSpace, clipped: bool = True, distance_weight: float = 1.0,
+                 typicality_weight: float = 0.0):
         super().__init__()
+        if typicality_weight and face_space.mixture is None:
+            raise InputError("the face space has no mixture over its coordinates to measure typicality: fit one with "
+                             "train-prior --mixture")
         self.face_space = face_space
+        self.clipped = clipped
+        self.distance_weight = distance_weight
+        self.typicality_weight = typicality_weight
 
     @property
     def config(self) -> FaceSpaceConfig:
         return self.face_space.config
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.face_space.clipped_distance(images)
+        """(B,) the weighted penalty of (B, 3, H, W) images."""
+        space = self.face_space
+        if not self.typicality_weight:  # the distance alone, as evolve computed it before the mixture
+            distance = space.clipped_distance(images) if self.clipped else space(images)
+            return self.distance_weight * distance
+        flat = space.flat(images)
+        coefficients = onednn.matmul(flat - space.mean, space.components)
+        if self.clipped:
+            projection = onednn.matmul(coefficients, space.components.T).add_(space.mean).clamp_(0.0, 1.0)
+            distance = (flat - projection).pow_(2).mean(1).sqrt_()
+        else:
+            residual = ((flat - space.mean).pow(2).sum(1) - coefficients.pow(2).sum(1)).clamp_min(0.0)
+            distance = residual.div(flat.shape[1]).sqrt()
+        atypicality = space.mixture.atypicality(space.scaled(coefficients))
+        return self.distance_weight * distance + self.typicality_weight * atypicality
 
 
-def fit_face_space(images: torch.Tensor, config: FaceSpaceConfig, seed: int = 0) -> FaceSpace:
-    """Principal components of (N, H, W, 3) uint8 face crops by a randomised SVD (torch.pca_lowrank)."""
+def fit_face_space(images: torch.Tensor, config: FaceSpaceConfig, seed: int = 0,
+                   held_out: torch.Tensor | None = None) -> FaceSpace:
+    """Principal components of (N, H, W, 3) uint8 face crops by a randomised SVD (torch.pca_lowrank), and where
+    ``config.mixture`` asks, the mixture over their coordinates (its typical NLL from ``held_out`` faces, if any)."""
     model = FaceSpace(config)
     data = images.reshape(len(images), -1).float().div_(255.0)
     model.mean.copy_(data.mean(0))
@@ -105,6 +138,11 @@ def fit_face_space(images: torch.Tensor, config: FaceSpaceConfig, seed: int = 0)
                                                 center=False, niter=4)
     model.components.copy_(components[:, :config.components])
     model.std.copy_(singular[:config.components] / max(len(data) - 1, 1) ** 0.5)
+    if config.mixture:
+        with torch.inference_mode():
+            fitted, held = [model.coefficients(faces.permute(0, 3, 1, 2)).numpy() if faces is not None else None
+                            for faces in (images, held_out)]
+        model.mixture.load_state_dict(fit_face_mixture(fitted, config.mixture, held, seed).state_dict())
     return model.eval()
 
 

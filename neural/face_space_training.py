@@ -35,16 +35,27 @@ class PriorTrainConfig(RunConfig):
     negatives: list[str] = field(default_factory=list)  # only measured, for the model card
     size: int = bounded(64, 32, 128)
     components: int = bounded(64, 1, 4096)
+    mixture: int = bounded(8, 0, 256)  # Gaussians of the mixture over the coordinates (0: none)
     holdout: float = bounded(0.0714, 0.0, 0.5)
     max_images: int | None = bounded(None, 1, 10**9)
     seed: int = seed_field()
 
 
+def per_image(score, images: np.ndarray) -> np.ndarray:
+    """``score`` of (N, H, W, 3) uint8 images, 500 at a time ((B, 3, H, W) in, (B,) out)."""
+    with torch.inference_mode():
+        return torch.cat([score(torch.from_numpy(images[i:i + 500]).permute(0, 3, 1, 2))
+                          for i in range(0, len(images), 500)]).numpy() if len(images) else np.zeros(0)
+
+
 def distances(model: FaceSpace, images: np.ndarray) -> np.ndarray:
     """Distance from face space of (N, H, W, 3) uint8 images."""
-    with torch.inference_mode():
-        return torch.cat([model(torch.from_numpy(images[i:i + 500]).permute(0, 3, 1, 2))
-                          for i in range(0, len(images), 500)]).numpy() if len(images) else np.zeros(0)
+    return per_image(model, images)
+
+
+def nlls(model: FaceSpace, images: np.ndarray) -> np.ndarray:
+    """The mixture's NLL (nats) of (N, H, W, 3) uint8 images' face-space coordinates."""
+    return per_image(lambda chunk: model.mixture.nll(model.coefficients(chunk)), images)
 
 
 def _summary(values: np.ndarray) -> dict[str, float]:
@@ -66,10 +77,14 @@ def train_prior(config: PriorTrainConfig) -> dict[str, Any]:
                  if config.negatives else np.zeros((0, config.size, config.size, 3), np.uint8))
     with run.begin().held():
         run.write_config(config)
-        model = fit_face_space(torch.from_numpy(train), FaceSpaceConfig(config.size, config.components), config.seed)
+        model = fit_face_space(torch.from_numpy(train), FaceSpaceConfig(config.size, config.components, config.mixture),
+                               config.seed, held_out=torch.from_numpy(held) if len(held) else None)
         noise = np.random.default_rng(config.seed).integers(0, 256, (200, config.size, config.size, 3), np.uint8)
-        metrics = {"train_faces": len(train), "held_out_faces": _summary(distances(model, held)),
-                   "negatives": _summary(distances(model, negatives)), "uniform_noise": _summary(distances(model, noise))}
+        measured = {"held_out_faces": held, "negatives": negatives, "uniform_noise": noise}
+        metrics = {"train_faces": len(train), **{name: _summary(distances(model, images))
+                                                 for name, images in measured.items()}}
+        if model.mixture is not None:
+            metrics["nll"] = {name: _summary(nlls(model, images)) for name, images in measured.items()}
         run.append_metrics([metrics])
         for path in (run.best_checkpoint, run.last_checkpoint):
             save_face_space(model, path, metrics)
@@ -80,6 +95,8 @@ def train_prior(config: PriorTrainConfig) -> dict[str, Any]:
 
 
 def save_face_space(model: FaceSpace, path, metrics: dict[str, Any] | None = None) -> None:
-    """A face-space checkpoint: fp16 buffers (the distances they give differ from fp32 by < 1e-3)."""
-    save_atomic({"kind": KIND, "model_config": dataclasses.asdict(model.config),
-                 "state_dict": {k: v.half() for k, v in model.state_dict().items()}, "metrics": metrics or {}}, path)
+    """A face-space checkpoint: fp16 components (the distances they give differ from fp32 by < 1e-3), the mixture
+    in fp32 (0.13 MB for 8 Gaussians over 64 coordinates; its NLL subtracts large terms)."""
+    state = {k: v if k.startswith("mixture.") else v.half() for k, v in model.state_dict().items()}
+    save_atomic({"kind": KIND, "model_config": dataclasses.asdict(model.config), "state_dict": state,
+                 "metrics": metrics or {}}, path)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from conftest import FACES, NON_FACES, assert_one_line_error, run_cli, synthetic_faces
-from neural.face_space import ClippedFaceDistance, DEFAULT_PRIOR, FaceSpaceConfig, fit_face_space, load_face_space
+from neural.face_space import DEFAULT_PRIOR, FaceRealism, FaceSpaceConfig, fit_face_space, load_face_space
 from neural.face_space_training import distances, save_face_space
 
 
@@ -46,11 +46,11 @@ def test_the_clipped_distance_charges_nothing_for_pixels_saturated_past_the_proj
     saturated = point.clamp(0, 1).mul(255).round().byte().view(1, 32, 32, 3).numpy()
     images = np.concatenate([saturated, faces[:5]])
     chw = torch.from_numpy(images).permute(0, 3, 1, 2)
-    clipped, linear = ClippedFaceDistance(model)(chw).numpy(), model(chw).numpy()
+    clipped, linear = FaceRealism(model)(chw).numpy(), model(chw).numpy()
     assert np.allclose(clipped, clipped_distance_reference(model, images), atol=1e-5)
     assert clipped[0] < 0.97 * linear[0]  # its saturated pixels no longer count against it
     assert np.allclose(clipped[1:], linear[1:], atol=0.01)  # faces within range: nearly the plain distance
-    assert ClippedFaceDistance(model).config == model.config
+    assert FaceRealism(model).config == model.config
 
 
 def test_train_prior_writes_a_run_of_the_usual_shape(tmp_path, capsys):
@@ -61,7 +61,9 @@ def test_train_prior_writes_a_run_of_the_usual_shape(tmp_path, capsys):
     metrics = json.loads((out / "metrics.jsonl").read_text())
     assert metrics["held_out_faces"]["median"] < metrics["uniform_noise"]["median"]
     assert (out / "samples" / "mean_and_components.png").is_file() and (out / "config.json").is_file()
-    assert load_face_space(out).config == FaceSpaceConfig(32, 16)
+    assert load_face_space(out).config == FaceSpaceConfig(32, 16, mixture=8)
+    nll = metrics["nll"]  # the mixture's: real held-out faces are more typical than the non-faces
+    assert nll["held_out_faces"]["median"] < nll["negatives"]["median"]
 
 
 def test_the_fp16_checkpoint_gives_the_fp32_distances(tmp_path):

@@ -12,7 +12,7 @@ from evoface.evolve_config import EvolveConfig
 from evoface.ga.face_space_mutation import (FaceBasis, _write_moved, face_space_mutation_reference,
                                            mut_face_space_block, prior_shrink, random_faces)
 from evoface.ga.seed_stream import SeedStream
-from neural.face_space import ClippedFaceDistance, FaceSpace, FaceSpaceConfig, fit_face_space
+from neural.face_space import FaceRealism, FaceSpace, FaceSpaceConfig, fit_face_space
 
 
 @pytest.fixture(scope="module")
@@ -93,14 +93,16 @@ def test_the_moved_child_is_written_rounded_and_clipped_to_bytes():
     assert (block == 0).any() and (block == 255).any()
 
 
-@pytest.mark.parametrize("options, shrink, prior", [({}, prior_shrink(0.3), ClippedFaceDistance),
-                                                    ({"face_moves": "walk", "prior_projection": "linear"}, 0.0,
-                                                     FaceSpace)])
-def test_a_pixel_run_moves_and_measures_as_its_options_say(tmp_path, options, shrink, prior):
+@pytest.mark.parametrize("options, shrink, clipped", [({}, prior_shrink(0.3), True),
+                                                     ({"face_moves": "walk", "prior_projection": "linear"}, 0.0,
+                                                      False)])
+def test_a_pixel_run_moves_and_measures_as_its_options_say(tmp_path, options, shrink, clipped):
     evolution = build_evolution(EvolveConfig(out=str(tmp_path / "run"), mu=6, q=2, generations=1, device="cpu",
                                              precision="fp32", **options))
     assert evolution.toolbox.mutate.keywords["shrink"] == shrink
-    assert type(evolution.scorer.prior) is prior
+    prior = evolution.scorer.prior
+    assert type(prior) is FaceRealism and prior.clipped == clipped
+    assert (prior.distance_weight, prior.typicality_weight) == (2.0, 0.0)
 
 
 def test_a_step_too_large_for_pcn_is_a_one_line_error(tmp_path, capsys):
