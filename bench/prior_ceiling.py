@@ -2,10 +2,12 @@
 point of face space can be to each), and of random points of face space (each coordinate drawn with real faces'
 spread), in sets of as many images as ``ga_quality.py`` judges, against the same 1,000 real CelebA faces. A pixel GA
 whose images sit in face space cannot beat its prior's projections; its random draws, and those of them that pass
-evolve's faceness cap, are what no search at all gives. With ``--runs``, also where evolved images lie along the
-components: the mean |coordinate|, in real faces' standard deviations, on the first four components and on the last
-sixteen (real faces: about 1 on each), the share of their projections' values past black or white (what the plain
-distance from face space charges and ``--prior-projection clipped`` does not), and the KID of the runs' best images
+evolve's faceness cap, are what no search at all gives; where the prior carries a mixture over its coordinates
+(``train-prior --mixture``), the same for the mixture's random draws. With ``--runs``, also where evolved images lie
+along the components: the mean |coordinate|, in real faces' standard deviations, on the first four components and on
+the last sixteen (real faces: about 1 on each), the share of their projections' values past black or white (what the
+plain distance from face space charges and ``--prior-projection clipped`` does not), the median NLL of their
+coordinates under the prior's mixture where it has one, and the KID of the runs' best images
 as they are and projected into face space (without what lies off it).
 
 Run: python bench/prior_ceiling.py [--priors shipped runs/prior256 ...] [--runs 'runs/ga-quality/default-s*' ...]
@@ -46,10 +48,17 @@ def projected(images: np.ndarray, face_space) -> np.ndarray:
     return flat.reshape(images.shape).numpy()
 
 
-def gaussian_draws(face_space, count: int, seed: int = 0) -> np.ndarray:
-    """(count, S, S, 3) uint8: random points of face space, each coordinate ~ N(0, real faces' std^2)."""
+def gaussian_draws(face_space, count: int, seed: int = 0, mixture: bool = False) -> np.ndarray:
+    """(count, S, S, 3) uint8: random points of face space, each coordinate ~ N(0, real faces' std^2), or with
+    ``mixture`` the coordinates drawn from the face space's mixture."""
     generator = torch.Generator().manual_seed(seed)
-    coordinates = torch.randn(count, face_space.config.components, generator=generator) * face_space.std
+    normal = torch.randn(count, face_space.config.components, generator=generator)
+    if mixture:  # a Gaussian by weight, then its mean + chol^-T z (its precision is chol chol^T, chol upper)
+        gaussians = face_space.mixture
+        which = torch.multinomial(gaussians.log_weights.exp(), count, replacement=True, generator=generator)
+        chol_t = gaussians.precision_chol[which].transpose(1, 2)
+        normal = gaussians.means[which] + torch.linalg.solve_triangular(chol_t, normal[:, :, None], upper=False)[..., 0]
+    coordinates = normal * face_space.std
     flat = (face_space.mean + coordinates @ face_space.components.T).clamp(0, 1).mul(255).round().byte()
     size = face_space.config.size
     return flat.reshape(count, size, size, 3).numpy()
@@ -98,11 +107,16 @@ def main() -> None:
         label = f"projected into {name} ({face_space.config.components} components)"
         print(f"{label:50} " + " ".join(f"{kid(projected(images, face_space)):>11}" for images in sources.values()))
         print(f"{'  its random draws (Gaussian coordinates)':50} {kid(gaussian_draws(face_space, count)):>11}")
-        draws = gaussian_draws(face_space, args.draws, seed=1)
-        faceness = scorer(draws.reshape(len(draws), -1))
-        passing = draws[faceness >= args.bar][:count]
-        label = f"  those with faceness >= {args.bar:g} ({(faceness >= args.bar).mean():.1%} of {len(draws):,})"
-        print(f"{label:50} {kid(passing) if len(passing) >= args.set_size else 'too few':>11}")
+        for mixture in (False, True) if face_space.mixture is not None else (False,):
+            if mixture:
+                draws = gaussian_draws(face_space, count, mixture=True)
+                print(f"{'  the random draws of its mixture':50} {kid(draws):>11}")
+            draws = gaussian_draws(face_space, args.draws, seed=1, mixture=mixture)
+            faceness = scorer(draws.reshape(len(draws), -1))
+            passing = draws[faceness >= args.bar][:count]
+            label = (f"  those{' of the mixture' if mixture else ''} with faceness >= {args.bar:g} "
+                     f"({(faceness >= args.bar).mean():.1%} of {len(draws):,})")
+            print(f"{label:50} {kid(passing) if len(passing) >= args.set_size else 'too few':>11}")
     if args.runs:
         face_space = next(iter(spaces.values()))
         print(f"\nmean |coordinate| in {args.priors[0]}'s face space, in real faces' stds: first 4 / last 16 "
@@ -110,10 +124,13 @@ def main() -> None:
 
         def spread(images: np.ndarray) -> str:
             with torch.inference_mode():
-                coordinates = face_space.coefficients(as_chw(images)).abs().numpy()
+                signed = face_space.coefficients(as_chw(images))
+                coordinates = signed.abs().numpy()
                 projection = face_space.project(as_chw(images))
+                mixture = face_space.mixture
+                nll = f"; the mixture's NLL, median {mixture.nll(signed).median():.1f}" if mixture is not None else ""
             outside = ((projection < 0) | (projection > 1)).float().mean().item()
-            return f"{coordinates[:, :4].mean():.2f} / {coordinates[:, -16:].mean():.2f}; {outside:.1%} outside"
+            return f"{coordinates[:, :4].mean():.2f} / {coordinates[:, -16:].mean():.2f}; {outside:.1%} outside{nll}"
 
         print(f"{'real faces (' + args.real + ')':60} {spread(real_images)}")
         print(f"{'random draws of face space':60} {spread(gaussian_draws(face_space, len(real_images)))}")

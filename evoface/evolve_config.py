@@ -19,7 +19,7 @@ MAX_POPULATION = 100_000  # at 128 px, 4.9 GB of genes
 MAX_COUNT = 10**9         # generations, and every "every K generations"
 GENOMES = ("pixel", "latent")
 PRIORS = ("none", "face-space")
-# the face-space prior's distance: to the projection clipped to [0, 1] (``neural.face_space.ClippedFaceDistance``),
+# the face-space prior's distance: to the projection clipped to [0, 1] (``neural.face_space.FaceRealism``),
 # or to the plain linear projection (the distance before 2026-12-07)
 PRIOR_PROJECTIONS = ("clipped", "linear")
 PIXEL_MUTATIONS = ("reset", "blob", "face-space")
@@ -86,8 +86,9 @@ class EvolveConfig(RunConfig):
     prior_model: str | None = None      # a train-prior run or checkpoint; None = the shipped face space
     prior_weight: float = bounded(2.0, 0.0, 1e6)  # fitness = faceness - this * distance from face space
     prior_projection: str = bounded("clipped", choices=PRIOR_PROJECTIONS)  # see PRIOR_PROJECTIONS
-    # fitness -= this x the face-space mixture's NLL of the coordinates above real faces' median (``neural.face_mixture``)
-    typicality_weight: float = bounded(0.01, 0.0, 1e6)
+    # fitness -= this x the face-space mixture's NLL of the coordinates above real faces' median
+    # (``neural.face_mixture``)
+    typicality_weight: float = bounded(0.0, 0.0, 1e6)
     target: str | None = None  # an image: fitness also rewards likeness to this face (``neural.target_likeness``)
     target_space: str = bounded("face-space", choices=TARGET_SPACES)  # where likeness to the target is measured
     target_weight: float = bounded(0.1, 0.0, 1e6)  # fitness -= this * distance from the target

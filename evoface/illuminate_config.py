@@ -134,6 +134,8 @@ class IlluminateConfig(RunConfig):
 
     def scoring_config(self) -> EvolveConfig:
         """The evolve config whose build step (``evoface.evolve_build``) makes this run's scorer and operators."""
-        # the pixel maps were measured with the random-walk move and the linear distance (bench/README.md, 12)
+        # the pixel maps were measured with the random-walk move and the linear distance, without typicality
+        # (bench/README.md, 12)
         return EvolveConfig(out=self.out, **{name: getattr(self, name) for name in SCORING_FIELDS},
-                            mutation="face-space", face_moves="walk", prior_projection="linear", generations=1)
+                            mutation="face-space", face_moves="walk", prior_projection="linear", typicality_weight=0.0,
+                            generations=1)

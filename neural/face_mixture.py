@@ -58,5 +58,5 @@ def fit_face_mixture(coordinates: np.ndarray, mixtures: int, held_out: np.ndarra
     model.precision_chol.copy_(torch.from_numpy(fitted.precisions_cholesky_))
     typical = held_out if held_out is not None and len(held_out) else coordinates
     with torch.inference_mode():
-        model.typical_nll.copy_(model.nll(torch.from_numpy(typical).float()).median())
+        model.typical_nll.copy_(model.nll(torch.from_numpy(typical).float()).quantile(0.5))
     return model

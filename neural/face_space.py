@@ -98,7 +98,7 @@ class FaceRealism(nn.Module):
         super().__init__()
         if typicality_weight and face_space.mixture is None:
             raise InputError("the face space has no mixture over its coordinates to measure typicality: fit one with "
-                             "train-prior --mixture")
+                             "train-prior --mixture, or pass --typicality-weight 0")
         self.face_space = face_space
         self.clipped = clipped
         self.distance_weight = distance_weight
@@ -134,14 +134,15 @@ def fit_face_space(images: torch.Tensor, config: FaceSpaceConfig, seed: int = 0,
     data = images.reshape(len(images), -1).float().div_(255.0)
     model.mean.copy_(data.mean(0))
     torch.manual_seed(seed)
-    _, singular, components = torch.pca_lowrank(data - model.mean, q=min(config.components + 16, len(data)),
-                                                center=False, niter=4)
+    centred = data.sub_(model.mean)
+    _, singular, components = torch.pca_lowrank(centred, q=min(config.components + 16, len(data)), center=False,
+                                                niter=4)
     model.components.copy_(components[:, :config.components])
     model.std.copy_(singular[:config.components] / max(len(data) - 1, 1) ** 0.5)
     if config.mixture:
         with torch.inference_mode():
-            fitted, held = [model.coefficients(faces.permute(0, 3, 1, 2)).numpy() if faces is not None else None
-                            for faces in (images, held_out)]
+            fitted = model.scaled(onednn.matmul(centred, model.components)).numpy()
+            held = None if held_out is None else model.coefficients(held_out.permute(0, 3, 1, 2)).numpy()
         model.mixture.load_state_dict(fit_face_mixture(fitted, config.mixture, held, seed).state_dict())
     return model.eval()
 

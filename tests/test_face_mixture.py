@@ -10,6 +10,8 @@ from sklearn.mixture import GaussianMixture
 
 from conftest import assert_one_line_error, run_cli, synthetic_faces
 from evoface.core.errors import InputError
+from evoface.evolve_build import build_evolution
+from evoface.evolve_config import EvolveConfig
 from neural.face_mixture import fit_face_mixture
 from neural.face_space import FaceRealism, FaceSpaceConfig, fit_face_space, load_face_space
 from neural.face_space_training import save_face_space
@@ -86,3 +88,20 @@ def test_evolve_with_typicality_and_a_prior_without_a_mixture_is_a_one_line_erro
                          "--typicality-weight", "0.01", "--out", str(out)], capsys)
     assert_one_line_error(code, err, "train-prior --mixture")
     assert not out.exists()  # nothing left that blocks a retry
+
+
+def test_evolve_charges_atypical_coordinates_with_the_shipped_prior(tmp_path, capsys):
+    code, err = run_cli(["evolve", "--generations", "2", "--mu", "6", "--q", "2", "--device", "cpu",
+                         "--typicality-weight", "0.01", "--out", str(tmp_path / "run")], capsys)
+    assert code == 0, err
+    configs = [EvolveConfig(out=str(tmp_path / f"w{weight}"), generations=1, device="cpu", precision="fp32",
+                            typicality_weight=weight) for weight in (0.0, 0.01)]
+    scorers = [build_evolution(config).scorer for config in configs]
+    face_space = scorers[1].prior.face_space
+    # every coordinate 1.5 real-face stds out: each typical, together far from any real face
+    coordinates = torch.full((1, face_space.config.components), 1.5) * face_space.std
+    image = (face_space.mean + coordinates @ face_space.components.T).clamp(0, 1).mul(255).round().byte()
+    atypicality = face_space.mixture.atypicality(face_space.coefficients(image.view(1, 64, 64, 3).permute(0, 3, 1, 2)))
+    plain, charged = (scorer(image.numpy()) for scorer in scorers)
+    assert atypicality.item() > 10
+    assert charged[0] == pytest.approx(plain[0] - 0.01 * atypicality.item(), abs=1e-4)
