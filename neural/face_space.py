@@ -61,9 +61,7 @@ class FaceSpace(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         centred = self.flat(images) - self.mean
-        explained = onednn.matmul(centred, self.components).pow(2).sum(1)
-        residual = (centred.pow(2).sum(1) - explained).clamp_min(0.0)
-        return residual.div(centred.shape[1]).sqrt()
+        return self.linear_distance(centred, onednn.matmul(centred, self.components))
 
     def coefficients(self, images: torch.Tensor) -> torch.Tensor:
         """(B, k) the images' coordinates along the components, in real faces' standard deviations."""
@@ -80,11 +78,24 @@ class FaceSpace(nn.Module):
     def clipped_distance(self, images: torch.Tensor) -> torch.Tensor:
         """(B,) RMS distance (per value, [0, 1] units) of the images from their projections clipped to [0, 1]."""
         flat = self.flat(images)
-        return flat.sub_(self._projection(flat).clamp_(0.0, 1.0)).pow_(2).mean(1).sqrt_()
+        return self.clipped_distance_of(flat, onednn.matmul(flat - self.mean, self.components))
+
+    def linear_distance(self, centred: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
+        """(B,) ``forward``'s distance of (B, D) centred flat images with their (B, k) coefficients along the
+        components (unscaled): the RMS of what the components leave unexplained."""
+        residual = (centred.pow(2).sum(1) - coefficients.pow(2).sum(1)).clamp_min(0.0)
+        return residual.div(centred.shape[1]).sqrt()
+
+    def clipped_distance_of(self, flat: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
+        """(B,) ``clipped_distance`` of (B, D) flat images with their (B, k) coefficients (unscaled)."""
+        return (flat - self._reconstruction(coefficients).clamp_(0.0, 1.0)).pow_(2).mean(1).sqrt_()
 
     def _projection(self, flat: torch.Tensor) -> torch.Tensor:
         """mean + V V^T (flat - mean) for (B, D) flat images."""
-        coefficients = onednn.matmul(flat - self.mean, self.components)
+        return self._reconstruction(onednn.matmul(flat - self.mean, self.components))
+
+    def _reconstruction(self, coefficients: torch.Tensor) -> torch.Tensor:
+        """mean + V c for (B, k) unscaled coefficients c."""
         return onednn.matmul(coefficients, self.components.T).add_(self.mean)
 
 
@@ -109,21 +120,17 @@ class FaceRealism(nn.Module):
         return self.face_space.config
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """(B,) the weighted penalty of (B, 3, H, W) images."""
+        """(B,) the weighted penalty of (B, 3, H, W) images: one product for the coefficients, which both terms use."""
         space = self.face_space
-        if not self.typicality_weight:  # the distance alone, as evolve computed it before the mixture
-            distance = space.clipped_distance(images) if self.clipped else space(images)
-            return self.distance_weight * distance
         flat = space.flat(images)
-        coefficients = onednn.matmul(flat - space.mean, space.components)
-        if self.clipped:
-            projection = onednn.matmul(coefficients, space.components.T).add_(space.mean).clamp_(0.0, 1.0)
-            distance = (flat - projection).pow_(2).mean(1).sqrt_()
-        else:
-            residual = ((flat - space.mean).pow(2).sum(1) - coefficients.pow(2).sum(1)).clamp_min(0.0)
-            distance = residual.div(flat.shape[1]).sqrt()
-        atypicality = space.mixture.atypicality(space.scaled(coefficients))
-        return self.distance_weight * distance + self.typicality_weight * atypicality
+        centred = flat - space.mean
+        coefficients = onednn.matmul(centred, space.components)
+        distance = (space.clipped_distance_of(flat, coefficients) if self.clipped
+                    else space.linear_distance(centred, coefficients))
+        penalty = self.distance_weight * distance
+        if self.typicality_weight:
+            penalty = penalty + self.typicality_weight * space.mixture.atypicality(space.scaled(coefficients))
+        return penalty
 
 
 def fit_face_space(images: torch.Tensor, config: FaceSpaceConfig, seed: int = 0,
